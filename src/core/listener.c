@@ -1,0 +1,158 @@
+/* Listeners.
+ * SECURITY: binds sockets (as root at startup; later binds rely on
+ * CAP_NET_BIND_SERVICE kept by privdrop for ports below 1024). */
+#include "core/listener.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/settings.h"
+#include "core/util.h"
+
+#define LISTEN_BACKLOG 511
+
+static struct event_base *listen_base;
+
+void
+listener_init(struct event_base *base)
+{
+	listen_base = base;
+}
+
+static void
+on_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)evl;
+	(void)socklen;
+	l->accepted++;
+	l->accept(l, fd, sa);
+}
+
+static void
+on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)evl;
+	/* EMFILE and friends: keep listening; the next accept may work. */
+	log_warn("listener", 0, "event=accept-error listener=%s error=\"%s\"",
+	    l->name, evutil_socket_error_to_string(err));
+}
+
+static int
+open_socket(const char *host, uint16_t port, const char **error_r)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char portstr[8];
+	int fd = -1, one = 1, zero = 0, wildcard;
+
+	wildcard = host[0] == '\0' || strcmp(host, "*") == 0;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if (wildcard) {
+		/* One dual-stack socket, or IPv4 only without IPv6. */
+		hints.ai_family = AF_INET6;
+		if (getaddrinfo(NULL, portstr, &hints, &res) != 0 ||
+		    (fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) < 0) {
+			if (res != NULL)
+				freeaddrinfo(res);
+			res = NULL;
+			hints.ai_family = AF_INET;
+		} else {
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			    sizeof(zero));
+		}
+	} else {
+		hints.ai_family = AF_UNSPEC;
+	}
+	if (res == NULL) {
+		int rc = getaddrinfo(wildcard ? NULL : host, portstr, &hints,
+		    &res);
+
+		if (rc != 0) {
+			*error_r = gai_strerror(rc);
+			return -1;
+		}
+		fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		if (res->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	freeaddrinfo(res);
+	return fd;
+fail:
+	*error_r = strerror(errno);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+void
+listener_close(struct listener *l)
+{
+	if (l->evl != NULL) {
+		evconnlistener_free(l->evl);
+		log_info("listener", 0, "event=closed listener=%s address=%s",
+		    l->name, l->address);
+	}
+	l->evl = NULL;
+	l->address[0] = '\0';
+}
+
+int
+listener_apply(struct listener *l, int enabled, const char *address,
+    const char **error_r)
+{
+	char host[256];
+	uint16_t port;
+	int fd;
+
+	if (!enabled) {
+		listener_close(l);
+		return 0;
+	}
+	if (l->evl != NULL && strcmp(l->address, address) == 0)
+		return 0;
+	if (settings_split_address(address, host, sizeof(host), &port) < 0) {
+		*error_r = "bad address";
+		return -1;
+	}
+	listener_close(l);
+	fd = open_socket(host, port, error_r);
+	if (fd < 0) {
+		log_err("listener", 0, "event=bind-failed listener=%s "
+		    "address=%s error=\"%s\"", l->name, address, *error_r);
+		return -1;
+	}
+	l->evl = evconnlistener_new(listen_base, on_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->evl == NULL) {
+		close(fd);
+		*error_r = "cannot create a listener";
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->evl, on_accept_error);
+	str_copy(l->address, sizeof(l->address), address);
+	log_info("listener", 0, "event=listening listener=%s address=%s",
+	    l->name, address);
+	return 0;
+}

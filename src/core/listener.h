@@ -1,0 +1,36 @@
+/* Named TCP listeners that can be enabled, disabled and moved at run
+ * time. A listener hands each accepted socket to its protocol. */
+#ifndef MW_CORE_LISTENER_H
+#define MW_CORE_LISTENER_H
+
+#include <event2/listener.h>
+#include <sys/socket.h>
+
+struct listener;
+
+typedef void listener_accept_fn(struct listener *l, int fd,
+    const struct sockaddr *sa);
+
+struct listener {
+	const char *name;	/* "smtp", also the settings prefix */
+	int implicit_tls;
+	int set_enabled;	/* settings ids: L.enabled, L.address */
+	int set_address;
+	listener_accept_fn *accept;
+	const void *proto;	/* the protocol's own per-listener data */
+	/* State; read-only outside listener.c. */
+	struct evconnlistener *evl;
+	char address[300];	/* what evl is bound to, "" when closed */
+	unsigned long accepted;
+};
+
+void listener_init(struct event_base *base);
+/* Brings l to the wanted state: closed when !enabled, else bound to
+ * address (HOST:PORT, [V6]:PORT, *:PORT for every IPv4 and IPv6 address).
+ * Nothing happens if already so. -1 with *error_r if binding fails (l is
+ * then closed). */
+int listener_apply(struct listener *l, int enabled, const char *address,
+    const char **error_r);
+void listener_close(struct listener *l);
+
+#endif

@@ -1,0 +1,100 @@
+/* The one declarative settings table and the values in force.
+ * Values live in the settings database (only those that differ from the
+ * default are stored); every write is validated against the table. */
+#ifndef MW_CORE_SETTINGS_H
+#define MW_CORE_SETTINGS_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum setting_type {
+	SET_T_BOOL,	/* on|off */
+	SET_T_UINT,	/* decimal within [min, max] */
+	SET_T_STRING,	/* free text, max bytes as limit */
+	SET_T_HOSTNAME,	/* DNS name, or empty where allowed */
+	SET_T_EMAIL,	/* local@domain, or empty */
+	SET_T_ADDRESS,	/* host:port, [v6]:port or *:port */
+	SET_T_CIDRS,	/* comma-separated IP/CIDR list */
+	SET_T_LEVEL,	/* debug|info|warn|error */
+	SET_T_PATH,	/* file path, or empty */
+};
+
+enum setting_id {
+	SET_HOSTNAME,
+	SET_ADMIN_EMAIL,
+	SET_SERVER_USER,
+	SET_WORKER_THREADS,
+	SET_LOG_LEVEL,
+	SET_TLS_CERT,
+	SET_TLS_KEY,
+	SET_RELAY_NETWORKS,
+	SET_AUTH_PLAINTEXT,
+	SET_AUTH_FAILURE_DELAY,
+	SET_MESSAGE_MAX_SIZE,
+	SET_SMTP_MAX_RECIPIENTS,
+	SET_SMTP_MAX_COMMANDS,
+	SET_SMTP_TIMEOUT,
+	SET_SMTP_DATA_TIMEOUT,
+	SET_SMTP_MAX_ERRORS,
+	SET_SMTP_ENABLED,
+	SET_SMTP_ADDRESS,
+	SET_SMTP_AUTH,
+	SET_SUBMISSION_ENABLED,
+	SET_SUBMISSION_ADDRESS,
+	SET_SUBMISSION_AUTH,
+	SET_SMTPS_ENABLED,
+	SET_SMTPS_ADDRESS,
+	SET_SMTPS_AUTH,
+	SET_COUNT
+};
+
+struct setting_def {
+	const char *name;
+	enum setting_type type;
+	const char *def;
+	uint64_t min, max;	/* numbers: range; strings: max length */
+	int reloadable;		/* applied by a running server */
+	const char *why;	/* why the default is what it is */
+};
+
+extern const struct setting_def settings_table[SET_COUNT];
+
+struct settings {
+	char *str[SET_COUNT];	/* value in force, defaults filled in */
+	uint64_t num[SET_COUNT];/* parsed value for BOOL and UINT */
+	int is_set[SET_COUNT];	/* stored in the database */
+};
+
+/* Looks a setting up by name; -1 when there is none. */
+int settings_find(const char *name);
+/* Checks a value for a setting; -1 with a one-line *error_r. */
+int settings_validate(int id, const char *value, const char **error_r);
+/* Loads every value (defaults for those not stored). The caller owns the
+ * result and frees it with settings_free(). NULL with *error_r when a
+ * stored value no longer validates. */
+struct settings *settings_load(sqlite3 *db, const char **error_r);
+void settings_free(struct settings **s);
+/* Validates and stores a value; "" is not special: use settings_unset()
+ * to go back to the default. -1 with *error_r on error. */
+int settings_set(sqlite3 *db, const char *name, const char *value,
+    const char **error_r);
+int settings_unset(sqlite3 *db, const char *name, const char **error_r);
+
+static inline const char *
+settings_str(const struct settings *s, enum setting_id id)
+{
+	return s->str[id];
+}
+
+static inline uint64_t
+settings_num(const struct settings *s, enum setting_id id)
+{
+	return s->num[id];
+}
+
+/* Splits an ADDRESS value into host ("" or "*" for all) and port. */
+int settings_split_address(const char *value, char *host, size_t hostsize,
+    uint16_t *port_r);
+
+#endif
