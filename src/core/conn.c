@@ -180,6 +180,8 @@ conn_setup_bev(struct conn *c, int tls)
 		return -1;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_INPUT_HIGH);
+	if (c->timeout > 0)
+		conn_set_timeout(c, c->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return 0;
 }
@@ -280,6 +282,7 @@ conn_set_timeout(struct conn *c, unsigned seconds)
 {
 	struct timeval tv = { .tv_sec = seconds };
 
+	c->timeout = seconds;
 	bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL, NULL);
 }
 

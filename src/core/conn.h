@@ -39,6 +39,7 @@ struct conn {
 	int closing;		/* no more input; freed once output drains */
 	int paused;		/* protocol stopped reading (waiting on work) */
 	int backpressure;	/* too much output queued: reading stopped */
+	unsigned timeout;	/* idle seconds, kept across STARTTLS */
 	struct ipaddr peer;
 	char peer_str[IPADDR_STRLEN];
 	uint16_t peer_port;

@@ -15,6 +15,7 @@
 #include "core/util.h"
 
 #define LISTEN_BACKLOG 511
+#define ACCEPT_PAUSE_S 1	/* after accept() fails, e.g. EMFILE */
 
 static struct event_base *listen_base;
 
@@ -37,15 +38,32 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 }
 
 static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->evl != NULL)
+		evconnlistener_enable(l->evl);
+}
+
+static void
 on_accept_error(struct evconnlistener *evl, void *arg)
 {
 	struct listener *l = arg;
+	struct timeval tv = { .tv_sec = ACCEPT_PAUSE_S };
 	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)evl;
-	/* EMFILE and friends: keep listening; the next accept may work. */
+	/* EMFILE and friends would fire again at once: pause accepting
+	 * for a moment instead of spinning. */
 	log_warn("listener", 0, "event=accept-error listener=%s error=\"%s\"",
 	    l->name, evutil_socket_error_to_string(err));
+	evconnlistener_disable(evl);
+	if (l->retry == NULL)
+		l->retry = evtimer_new(listen_base, on_retry, l);
+	if (l->retry != NULL)
+		evtimer_add(l->retry, &tv);
 }
 
 static int
@@ -115,6 +133,9 @@ listener_close(struct listener *l)
 		    l->name, l->address);
 	}
 	l->evl = NULL;
+	if (l->retry != NULL)
+		event_free(l->retry);
+	l->retry = NULL;
 	l->address[0] = '\0';
 }
 

@@ -20,6 +20,7 @@ struct listener {
 	const void *proto;	/* the protocol's own per-listener data */
 	/* State; read-only outside listener.c. */
 	struct evconnlistener *evl;
+	struct event *retry;	/* re-enables accepting after an error */
 	char address[300];	/* what evl is bound to, "" when closed */
 	unsigned long accepted;
 };

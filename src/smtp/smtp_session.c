@@ -588,8 +588,10 @@ smtp_on_tls(struct conn *c)
 
 	log_info("smtp", c->id, "event=tls version=%s cipher=%s",
 	    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
-	if (s->state == SMTP_STATE_TLS)
+	if (s->state == SMTP_STATE_TLS) {
 		smtp_enter_state(s, SMTP_STATE_CONNECTED);
+		conn_resume(c);	/* the client may have spoken already */
+	}
 }
 
 static void
