@@ -115,3 +115,42 @@ def test_sigterm_mid_data_never_acknowledges_partial_message(fresh_server):
         assert b"\n250" not in b"\n" + c.buf, "partial message acknowledged: %r" % c.buf
     assert s.proc.returncode == 0, "exit status after SIGTERM: %r" % s.proc.returncode
     assert s.mail_with(tok) == []
+
+
+def test_kill9_right_after_250_keeps_relayed_message(fresh_server):
+    s = fresh_server()
+    tok = token()
+    body = b"".join(b"%08d relayed line\r\n" % i for i in range(5000))
+    msg = make_message(tok, sender=ALICE, rcpt="friend@other.test", body=body)
+    with s.authed("submission") as c:
+        expect(c.mail(ALICE), 250)
+        expect(c.rcpt("friend@other.test"), 250)
+        expect(c.cmd("DATA"), 354)
+        c.send(dot_stuff(msg) + b".\r\n")
+        r = c.reply()
+        os.kill(s.pid, signal.SIGKILL)
+        expect(r, 250)
+    s.kill9()
+    files = s.queue_with(tok)
+    assert files, "acknowledged relayed message not in DATA/queue after kill -9"
+    assert any(_contains_file(p, body) for p in files), "queued message is incomplete"
+
+
+def _contains_file(path, data):
+    with open(path, "rb") as f:
+        return data in f.read()
+
+
+def test_client_gone_right_after_final_dot(fresh_server):
+    s = fresh_server()
+    tok = token()
+    c = s.conn()
+    expect(c.ehlo(), 250)
+    expect(c.mail("sender@other.test"), 250)
+    expect(c.rcpt(ALICE), 250)
+    expect(c.cmd("DATA"), 354)
+    c.send(dot_stuff(make_message(tok)) + b".\r\n")
+    c.close()  # before the reply: the server must cope
+    _sentinel(s, BOB)
+    assert len(s.mail_with(tok)) <= 1
+    assert s.alive()

@@ -168,3 +168,29 @@ def test_hostname_live(fresh_server):
             return "mx-live.example.test" in c.greeting.text
 
     assert wait_until(greeting_has_name), "hostname not in the greeting"
+
+
+def test_address_in_use_does_not_kill_server(fresh_server):
+    s = fresh_server()
+    pid = s.pid
+    busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        s.set("smtp.address", "127.0.0.1:%d" % busy.getsockname()[1])
+        # Give the server its chance to try (and fail) to bind: wait until the
+        # other listeners have certainly seen the same reload.
+        s.set("message.max-size", "654321")
+
+        def reloaded():
+            with s.conn("submission") as c:
+                return expect(c.ehlo(), 250).ehlo_param("SIZE") == ["654321"]
+
+        assert wait_until(reloaded)
+        same_process(s, pid)
+        new = free_port()
+        s.set("smtp.address", "127.0.0.1:%d" % new)
+        assert wait_until(lambda: answers(new)), "smtp does not recover on a free port"
+        same_process(s, pid)
+    finally:
+        busy.close()

@@ -129,3 +129,25 @@ def test_no_password_material_in_any_log(server, logged):
             if sec.encode() in content:
                 leaks.append((os.path.relpath(path, server.data), sec))
     assert leaks == [], "password material in logs: %r" % leaks
+
+
+def test_sighup_reopens_logs(fresh_server):
+    import signal
+    s = fresh_server()
+    conv = os.path.join(s.log_dir(), "smtp-conversation.log")
+    with s.conn() as c:
+        expect(c.ehlo("before-rotate.test"), 250)
+    assert wait_until(lambda: os.path.exists(conv))
+    os.rename(conv, conv + ".1")
+    os.kill(s.pid, signal.SIGHUP)
+
+    def new_file_used():
+        with s.conn() as c:
+            expect(c.ehlo("after-rotate.test"), 250)
+        if not os.path.exists(conv):
+            return False
+        with open(conv, "r", errors="replace") as f:
+            return "after-rotate.test" in f.read()
+
+    assert wait_until(new_file_used), "no new smtp-conversation.log after SIGHUP"
+    assert s.alive()

@@ -230,7 +230,15 @@ def test_starttls_resets_session(server):
         expect(c.ehlo(), 250)
         expect(c.mail("sender@other.test"), 250)
         expect(c.rcpt(ALICE), 250)
-        c.starttls()
+        r = c.cmd("STARTTLS")
+        if r.code == 503:
+            # Refusing STARTTLS inside a transaction (as Postfix does) is fine.
+            expect(c.cmd("RSET"), 250)
+            r = c.cmd("STARTTLS")
+        expect(r, 220)
+        assert c.buf == b""
+        c.sock = tls_context().wrap_socket(c.sock)
+        c.tls = True
         r = c.mail("sender@other.test")
         assert r.code == 503, "MAIL accepted without EHLO after STARTTLS: %r" % r
         expect(c.ehlo(), 250)
@@ -256,3 +264,38 @@ def test_mail_over_starttls_on_smtp(server):
         assert s.sendmail("sender@other.test", [ALICE], msg) == {}
     (raw,) = server.wait_mail(ALICE, tok)
     assert strip_trace(raw) == msg
+
+
+# -- the tarpit and sessions that leave -------------------------------------------------
+
+def test_tarpit_does_not_block_other_clients(fresh_server):
+    s = fresh_server(settings={"auth.failure-delay": "3000"})
+    with s.conn("smtps") as a:
+        expect(a.ehlo(), 250)
+        a.send("AUTH PLAIN %s\r\n" % b64("\0%s\0%s" % (ALICE, "wrong-pw-tarpit")))
+        # While a's failure is held back, another client is served in full.
+        with s.conn("smtps") as b:
+            expect(b.ehlo(), 250)
+            expect(b.auth_plain(BOB, s.users[BOB]), 235, "2.7.0")
+            expect(b.cmd("NOOP"), 250)
+        a.sock.settimeout(0.0)
+        try:
+            early = a.sock.recv(1024)
+        except (BlockingIOError, OSError):
+            early = b""
+        a.sock.settimeout(SOCK_TIMEOUT)
+        assert early == b"", "failed AUTH answered before the tarpit delay: %r" % early
+        expect(a.reply(), 535, "5.7.8")
+
+
+def test_client_gone_during_auth(fresh_server):
+    s = fresh_server(settings={"auth.failure-delay": "300"})
+    for pw in ("wrong-and-gone-1", s.users[ALICE]):
+        c = s.conn("smtps")
+        expect(c.ehlo(), 250)
+        c.send("AUTH PLAIN %s\r\n" % b64("\0%s\0%s" % (ALICE, pw)))
+        c.close()  # the result for this session must be dropped
+    with s.conn("smtps") as c:
+        expect(c.ehlo(), 250)
+        expect(c.auth_plain(ALICE, s.users[ALICE]), 235, "2.7.0")
+    assert s.alive()

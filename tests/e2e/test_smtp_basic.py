@@ -332,3 +332,54 @@ def test_smtplib_submission_starttls_login(server):
     (raw,) = server.wait_mail(BOB, tok)
     assert strip_trace(raw) == msg
     assert raw.startswith(b"Return-Path: <alice@example.test>\r\n")
+
+
+# -- process and concurrency ----------------------------------------------------------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only meaningful when started as root")
+def test_server_drops_root(server):
+    with open("/proc/%d/status" % server.pid) as f:
+        ids = {ln.split(":")[0]: ln.split()[1:] for ln in f if ln.startswith(("Uid:", "Gid:"))}
+    assert "0" not in ids["Uid"], "server still runs with a root uid: %r" % ids
+    assert "0" not in ids["Gid"], "server still runs with a root gid: %r" % ids
+
+
+def test_concurrent_sessions(server):
+    import threading
+    toks = [token() for _ in range(24)]
+    errors = []
+
+    def send(i, t):
+        try:
+            with smtp_client(server) as s:
+                s.sendmail("sender@other.test", [(ALICE, BOB)[i % 2]], make_message(t))
+        except Exception as e:  # reported below
+            errors.append((t, repr(e)))
+
+    threads = [threading.Thread(target=send, args=(i, t)) for i, t in enumerate(toks)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60 * FACTOR)
+    assert errors == []
+    for t in toks:
+        assert len(server.mail_with(t)) == 1, "message %s not delivered exactly once" % t
+
+
+def test_slow_client_does_not_block_others(server):
+    tok_a, tok_b = token(), token()
+    msg_a = make_message(tok_a)
+    with server.conn() as a:
+        expect(a.ehlo(), 250)
+        expect(a.mail("slow@other.test"), 250)
+        expect(a.rcpt(ALICE), 250)
+        expect(a.cmd("DATA"), 354)
+        a.send(msg_a[:40])                      # and then nothing for a while
+        with server.conn() as b:
+            expect(b.ehlo(), 250)
+            expect(b.send_message("fast@other.test", [BOB], make_message(tok_b, rcpt=BOB)), 250)
+        server.wait_mail(BOB, tok_b)
+        a.send(msg_a[40:] + b".\r\n")
+        expect(a.reply(), 250)
+    (raw,) = server.wait_mail(ALICE, tok_a)
+    assert strip_trace(raw) == msg_a
