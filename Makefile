@@ -13,7 +13,7 @@ BASE    := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -g -pthread \
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 SRC     := $(sort $(wildcard src/*/*.c))
-LIBSRC  := $(filter-out src/cli/main.c,$(SRC))
+LIBSRC  := $(filter-out src/cli/%,$(SRC))
 
 B       ?= build
 MODE    ?= release

@@ -23,8 +23,6 @@
 #define RELOAD_INTERVAL_MS 250	/* settings changes apply within this */
 #define SHUTDOWN_GRACE_S 10	/* in-flight work gets this long */
 
-struct server srv;
-
 static struct listener *const listeners[] = {
 	&smtp_listeners[SMTP_LISTENER_MX],
 	&smtp_listeners[SMTP_LISTENER_SUBMISSION],
@@ -35,12 +33,6 @@ static struct listener *const listeners[] = {
 static int data_version;
 static struct event *reload_timer, *stop_timer;
 static uint64_t stop_deadline;
-
-int
-server_trusted_relay(const struct ipaddr *ip)
-{
-	return cidr_list_match(srv.relay_nets, srv.nrelay_nets, ip);
-}
 
 static enum log_level
 level_of(const char *s)
@@ -204,6 +196,7 @@ cli_serve(struct cli *cli)
 		sigev[i] = evsignal_new(srv.base, sigs[i], on_signal, NULL);
 		event_add(sigev[i], NULL);
 	}
+	log_attach_loop(srv.base);
 	reload_timer = event_new(srv.base, -1, EV_PERSIST, on_reload_timer,
 	    NULL);
 	event_add(reload_timer, &tv);
@@ -223,6 +216,7 @@ cli_serve(struct cli *cli)
 	for (size_t i = 0; i < NLISTENERS; i++)
 		listener_close(listeners[i]);
 	log_info("serve", 0, "event=stopped");
+	log_detach_loop();
 	log_close();
 	tls_free();
 	settings_free(&srv.set);

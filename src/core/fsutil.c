@@ -4,6 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <limits.h>
 #include <string.h>
@@ -12,8 +15,24 @@
 
 #include "core/util.h"
 
-int
-fs_sync_dir(const char *dir)
+/* Group commit of directory syncs: a thread that needs dir synced takes
+ * a ticket; one thread runs fsync for every ticket taken before it
+ * started, the others wait for it. Many renames, one fsync. */
+struct dir_sync {
+	char path[PATH_MAX];
+	uint64_t requested, done;
+	int running;
+	int failed;		/* sticky: a sync of this dir failed */
+	unsigned users;
+	struct dir_sync *next;
+};
+
+static pthread_mutex_t ds_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ds_cond = PTHREAD_COND_INITIALIZER;
+static struct dir_sync *ds_list;
+
+static int
+fsync_path(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
@@ -21,6 +40,57 @@ fs_sync_dir(const char *dir)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
+	return rc;
+}
+
+int
+fs_sync_dir(const char *dir)
+{
+	struct dir_sync *e, **p;
+	uint64_t ticket;
+	int rc;
+
+	pthread_mutex_lock(&ds_lock);
+	for (e = ds_list; e != NULL && strcmp(e->path, dir) != 0; e = e->next)
+		;
+	if (e == NULL) {
+		e = xcalloc(1, sizeof(*e));
+		if (str_copy(e->path, sizeof(e->path), dir) < 0) {
+			pthread_mutex_unlock(&ds_lock);
+			free(e);
+			return fsync_path(dir);
+		}
+		e->next = ds_list;
+		ds_list = e;
+	}
+	e->users++;
+	ticket = ++e->requested;
+	while (e->done < ticket) {
+		uint64_t target;
+
+		if (e->running) {
+			pthread_cond_wait(&ds_cond, &ds_lock);
+			continue;
+		}
+		e->running = 1;
+		target = e->requested;
+		pthread_mutex_unlock(&ds_lock);
+		rc = fsync_path(dir);
+		pthread_mutex_lock(&ds_lock);
+		if (rc < 0)
+			e->failed = 1;
+		e->done = target;
+		e->running = 0;
+		pthread_cond_broadcast(&ds_cond);
+	}
+	rc = e->failed ? -1 : 0;
+	if (--e->users == 0) {
+		for (p = &ds_list; *p != e; p = &(*p)->next)
+			;
+		*p = e->next;
+		free(e);
+	}
+	pthread_mutex_unlock(&ds_lock);
 	return rc;
 }
 

@@ -8,7 +8,8 @@
 /* Creates dir and its missing parents (mode 0700); fsyncs each parent
  * that gained an entry. -1 with errno on failure. */
 int fs_mkdirs(const char *dir);
-/* fsyncs a directory. */
+/* fsyncs a directory. Concurrent callers for the same directory share
+ * one fsync that starts after each of them called (group commit). */
 int fs_sync_dir(const char *dir);
 /* Creates path exclusively, writes all iov, fsyncs and closes it. On
  * failure the file is removed. */

@@ -4,7 +4,9 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,86 @@ static const char *const level_names[] = { "debug", "info", "warn", "error" };
 static int log_fds[LOG_FILE_COUNT] = { -1, -1 };
 static char log_dir[256];
 static int log_copy_stderr;
+
+/* Lines written on the loop thread are collected and written once per
+ * loop iteration: one write(2) for many lines. Other threads write
+ * directly. */
+#define LOG_BUF_SIZE (64 * 1024)
+static struct {
+	pthread_t thread;
+	struct event *flush_ev;
+	int scheduled;
+	char data[LOG_FILE_COUNT][LOG_BUF_SIZE];
+	size_t len[LOG_FILE_COUNT];
+} lb;
+
+static void
+write_fully(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;	/* nowhere better to report it */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+log_flush(void)
+{
+	for (int i = 0; i < LOG_FILE_COUNT; i++) {
+		if (lb.len[i] > 0 && log_fds[i] >= 0)
+			write_fully(log_fds[i], lb.data[i], lb.len[i]);
+		lb.len[i] = 0;
+	}
+}
+
+static void
+log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	lb.scheduled = 0;
+	log_flush();
+}
+
+void
+log_attach_loop(struct event_base *base)
+{
+	lb.thread = pthread_self();
+	lb.flush_ev = event_new(base, -1, 0, log_flush_cb, NULL);
+}
+
+void
+log_detach_loop(void)
+{
+	log_flush();
+	if (lb.flush_ev != NULL)
+		event_free(lb.flush_ev);
+	lb.flush_ev = NULL;
+}
+
+static void
+log_emit(enum log_file file, const char *line, size_t n)
+{
+	if (lb.flush_ev == NULL || !pthread_equal(pthread_self(), lb.thread)) {
+		write_fully(log_fds[file], line, n);
+		return;
+	}
+	if (lb.len[file] + n > LOG_BUF_SIZE)
+		log_flush();
+	memcpy(lb.data[file] + lb.len[file], line, n);
+	lb.len[file] += n;
+	if (!lb.scheduled) {
+		lb.scheduled = 1;
+		event_active(lb.flush_ev, EV_TIMEOUT, 0);
+	}
+}
 
 void
 log_init(enum log_level min, int copy_stderr)
@@ -66,6 +148,7 @@ log_open(const char *dir)
 void
 log_reopen(void)
 {
+	log_flush();
 	if (log_dir[0] != '\0' && log_open_files() < 0)
 		log_err("log", 0, "event=reopen-failed error=\"%s\"",
 		    strerror(errno));
@@ -74,6 +157,7 @@ log_reopen(void)
 void
 log_close(void)
 {
+	log_flush();
 	for (int i = 0; i < LOG_FILE_COUNT; i++) {
 		if (log_fds[i] >= 0)
 			close(log_fds[i]);
@@ -109,17 +193,11 @@ log_write(enum log_file file, enum log_level level, const char *module,
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (log_fds[file] >= 0) {
-		if (write(log_fds[file], line, (size_t)n) < 0) {
-			/* Nowhere better to report it. */
-		}
-	}
+	if (log_fds[file] >= 0)
+		log_emit(file, line, (size_t)n);
 	if (log_fds[file] < 0 ||
-	    (file == LOG_FILE_MAIN && log_copy_stderr && level >= LOG_WARN)) {
-		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-			/* Nothing to do. */
-		}
-	}
+	    (file == LOG_FILE_MAIN && log_copy_stderr && level >= LOG_WARN))
+		write_fully(STDERR_FILENO, line, (size_t)n);
 }
 
 char *

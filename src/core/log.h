@@ -25,6 +25,13 @@ int log_open(const char *dir);
 /* Reopens the files (after rotation); safe to call from the loop. */
 void log_reopen(void);
 void log_close(void);
+/* From now on lines logged on this (the loop's) thread are written once
+ * per loop iteration, in one write(2) per file. */
+struct event_base;
+void log_attach_loop(struct event_base *base);
+/* Writes what is collected and stops collecting. */
+void log_detach_loop(void);
+void log_flush(void);
 
 void log_write(enum log_file file, enum log_level level, const char *module,
     uint64_t sid, const char *fmt, ...)

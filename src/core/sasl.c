@@ -11,7 +11,7 @@ int
 sasl_b64_decode(const char *in, char *out, size_t outsize)
 {
 	size_t n = strlen(in), pad = 0;
-	unsigned char tmp[3 * (SASL_FIELD_MAX * 2 + 8) / 4 + 4];
+	unsigned char tmp[3 * SASL_FIELD_MAX + 8];
 	int len;
 
 	if (n == 1 && in[0] == '=')
@@ -56,7 +56,7 @@ int
 sasl_plain_decode(const char *b64, char *user, size_t usersize, char *pass,
     size_t passsize)
 {
-	char raw[SASL_FIELD_MAX * 2 + 8];
+	char raw[3 * SASL_FIELD_MAX + 8];
 	const char *authz, *authc, *pw;
 	int n = sasl_b64_decode(b64, raw, sizeof(raw)), rc = -1;
 	size_t zl, cl, pl;

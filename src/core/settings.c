@@ -26,7 +26,8 @@ valid_hostname(const char *s)
 {
 	size_t label = 0, n = strlen(s);
 
-	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.')
+	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.' ||
+	    s[n - 1] == '-')
 		return 0;
 	for (; *s != '\0'; s++) {
 		if (*s == '.') {
@@ -101,6 +102,13 @@ settings_validate(int id, const char *value, const char **error_r)
 	uint64_t v;
 	size_t n;
 
+	for (const char *p = value; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, sizeof(err), "%s: control characters are "
+			    "not allowed", d->name);
+			*error_r = err;
+			return -1;
+		}
 	switch (d->type) {
 	case SET_T_BOOL:
 		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)

@@ -34,6 +34,38 @@ is_atext(unsigned char c)
 	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
+/* Length of the well-formed UTF-8 sequence (2-4 bytes, no overlongs,
+ * no surrogates, at most U+10FFFF) starting at s, or 0. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
 static int
 is_letdig(unsigned char c)
 {
@@ -50,10 +82,20 @@ parse_domain(const char *s, int utf8, unsigned *flags)
 
 	for (;;) {
 		unsigned char c = (unsigned char)s[i];
+		size_t u;
 
-		if (is_letdig(c) || (utf8 && c >= 0x80)) {
-			if (c >= 0x80)
-				*flags |= SMTP_PATH_UTF8;
+		if (c >= 0x80) {
+			if (!utf8 || (u = utf8_seq((const unsigned char *)s +
+			    i)) == 0)
+				return 0;
+			*flags |= SMTP_PATH_UTF8;
+			label += u;
+			i += u;
+			if (label > 63)
+				return 0;
+			continue;
+		}
+		if (is_letdig(c)) {
 			label++;
 		} else if (c == '-' && label > 0) {
 			label++;
@@ -103,7 +145,12 @@ parse_local(const char *s, int utf8, unsigned *flags)
 				if (c < 32 || c > 126)
 					return 0;
 			} else if (c >= 0x80 && utf8) {
+				size_t u = utf8_seq((const unsigned char *)s + i);
+
+				if (u == 0)
+					return 0;
 				*flags |= SMTP_PATH_UTF8;
+				i += u - 1;
 			} else if (c < 32 || c > 126) {
 				return 0;
 			}
@@ -114,11 +161,19 @@ parse_local(const char *s, int utf8, unsigned *flags)
 	for (;;) {
 		size_t atom = 0;
 
-		while (is_atext((unsigned char)s[i]) ||
-		    (utf8 && (unsigned char)s[i] >= 0x80)) {
-			if ((unsigned char)s[i] >= 0x80)
+		for (;;) {
+			unsigned char c = (unsigned char)s[i];
+			size_t u = 1;
+
+			if (c >= 0x80) {
+				if (!utf8 || (u = utf8_seq(
+				    (const unsigned char *)s + i)) == 0)
+					break;
 				*flags |= SMTP_PATH_UTF8;
-			i++;
+			} else if (!is_atext(c)) {
+				break;
+			}
+			i += u;
 			atom++;
 		}
 		if (atom == 0)
@@ -172,7 +227,7 @@ smtp_parse_path(const char *args, const char *prefix, int allow_null,
 		start = p;
 	}
 	local = parse_local(p, utf8, &path->flags);
-	if (local == 0 || local > SMTP_LOCAL_MAX + 2) {
+	if (local == 0 || local > SMTP_LOCAL_MAX) {
 		*error_r = local ? "Local part too long" : "Bad address syntax";
 		return -1;
 	}
@@ -201,7 +256,7 @@ smtp_parse_path(const char *args, const char *prefix, int allow_null,
 		return -1;
 	}
 	n = (size_t)(p - start);
-	if (n >= sizeof(path->addr)) {
+	if (n > SMTP_PATH_MAX - 2) {	/* the limit counts the brackets */
 		*error_r = "Path too long";
 		return -1;
 	}
