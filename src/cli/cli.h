@@ -20,6 +20,10 @@ int cli_alias(struct cli *cli);
 int cli_config(struct cli *cli);
 int cli_check(struct cli *cli);
 int cli_serve(struct cli *cli);
+int cli_ban(struct cli *cli);
+int cli_allow(struct cli *cli);
+int cli_deny(struct cli *cli);
+int cli_guard(struct cli *cli);
 
 /* Prints "mailwarden: MESSAGE" on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -30,6 +30,15 @@ static const struct {
 	{ "alias", cli_alias, "alias add|del|list [ALIAS [TARGET]]" },
 	{ "config", cli_config, "config set|get|unset|list [KEY [VALUE]]" },
 	{ "check", cli_check, "check                        validate settings" },
+	{ "ban", cli_ban, "ban add IP|CIDR [--minutes N] [--logins-only] "
+	    "[--reason TEXT] | ban del IP|CIDR | ban list" },
+	{ "allow", cli_allow, "allow add CIDR [--comment TEXT] [--minutes N] "
+	    "| allow del CIDR | allow list   (never counted or blocked, may "
+	    "relay)" },
+	{ "deny", cli_deny, "deny add CIDR [--comment TEXT] [--minutes N] | "
+	    "deny del CIDR | deny list   (always refused)" },
+	{ "guard", cli_guard, "guard stats                  live counters of "
+	    "the running server" },
 };
 
 int

@@ -18,6 +18,7 @@
 #include "core/server.h"
 #include "core/tls.h"
 #include "core/util.h"
+#include "guard/guard_server.h"
 #include "smtp/smtp_session.h"
 
 #define RELOAD_INTERVAL_MS 250	/* settings changes apply within this */
@@ -88,6 +89,7 @@ reload_settings(void)
 	srv.set = s;
 	log_info("serve", 0, "event=settings-reloaded");
 	apply_settings();
+	guard_srv_reload();
 }
 
 static void
@@ -187,11 +189,14 @@ cli_serve(struct cli *cli)
 	if (apply_settings() > 0)
 		fatal("cannot bind every enabled listener (see %s/log/"
 		    "mailwarden.log)", cli->data_dir);
+	if (db_writer_open("mailwarden.db", &err) < 0)
+		fatal("database: %s", err);
 	privdrop_server(settings_str(srv.set, SET_SERVER_USER));
 	auth_init();
 	if (pool_start(srv.base, (unsigned)settings_num(srv.set,
 	    SET_WORKER_THREADS)) < 0)
 		fatal("cannot start the worker threads");
+	guard_srv_start();
 	for (size_t i = 0; i < 3; i++) {
 		sigev[i] = evsignal_new(srv.base, sigs[i], on_signal, NULL);
 		event_add(sigev[i], NULL);
@@ -208,6 +213,8 @@ cli_serve(struct cli *cli)
 	event_base_dispatch(srv.base);
 
 	pool_stop();
+	guard_srv_stop();
+	db_writer_close();
 	for (size_t i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	event_free(reload_timer);

@@ -14,6 +14,7 @@
 #include "core/pool.h"
 #include "core/server.h"
 #include "core/util.h"
+#include "guard/guard_server.h"
 
 static char dummy_hash[AUTH_HASH_MAX];
 
@@ -21,7 +22,8 @@ struct auth_job {
 	struct pool_job job;	/* first: the pool hands this back */
 	uint64_t conn_id;
 	auth_done_fn *done;
-	const char *protocol;
+	struct guard_login ticket;
+	struct ipaddr peer;
 	char username[ACCOUNT_ADDR_MAX + 1];
 	char password[256];
 	char hash[AUTH_HASH_MAX];
@@ -80,6 +82,8 @@ auth_work(struct pool_job *job)
 {
 	struct auth_job *a = (struct auth_job *)job;
 
+	/* Always the full check: a blocked or unknown login costs the
+	 * same as any other. */
 	a->ok = auth_verify_hash(a->password, a->hash) && a->known;
 	mem_wipe(a->password, sizeof(a->password));
 }
@@ -112,8 +116,11 @@ auth_job_done(struct pool_job *job)
 	uint64_t delay = settings_num(srv.set, SET_AUTH_FAILURE_DELAY);
 	struct timeval tv;
 
+	a->ok = guard_srv_login_end(&a->ticket, &a->peer, a->ok, a->known,
+	    a->username);
 	log_info("auth", a->conn_id, "event=%s protocol=%s user=\"%s\"",
-	    a->ok ? "auth-ok" : "auth-failed", a->protocol, a->username);
+	    a->ok ? "auth-ok" : "auth-failed",
+	    guard_proto_name(a->ticket.proto), a->username);
 	if (a->ok || delay == 0 || conn_lookup(a->conn_id) == NULL) {
 		auth_finish(a);
 		return;
@@ -130,7 +137,7 @@ auth_job_done(struct pool_job *job)
 }
 
 void
-auth_check(struct conn *c, const char *protocol, const char *username,
+auth_check(struct conn *c, enum guard_proto proto, const char *username,
     const char *password, auth_done_fn *done)
 {
 	struct auth_job *a = xcalloc(1, sizeof(*a));
@@ -140,7 +147,8 @@ auth_check(struct conn *c, const char *protocol, const char *username,
 	a->job.done = auth_job_done;
 	a->conn_id = c->id;
 	a->done = done;
-	a->protocol = protocol;
+	a->peer = c->peer;
+	guard_srv_login_begin(&c->peer, proto, &a->ticket);
 	if (account_normalize(username, a->username, &err) < 0) {
 		/* Not even an address: keep the text for the log only. */
 		log_escape(a->username, sizeof(a->username), username,

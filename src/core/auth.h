@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/conn.h"
+#include "guard/guard.h"
 
 #define AUTH_HASH_MAX 256
 
@@ -25,9 +26,11 @@ void auth_init(void);
 typedef void auth_done_fn(struct conn *c, int ok, const char *username);
 
 /* Starts checking username/password for c. Copies both; the caller
- * wipes its own copy of the password. protocol names the service in
- * logs ("smtp", ...). */
-void auth_check(struct conn *c, const char *protocol, const char *username,
+ * wipes its own copy of the password. The guard counts the attempt now
+ * and decides when the check is done: while c's address is blocked the
+ * login fails even with the right password, after the same work and the
+ * same delay as a wrong one. */
+void auth_check(struct conn *c, enum guard_proto proto, const char *username,
     const char *password, auth_done_fn *done);
 
 #endif

@@ -3,9 +3,12 @@
  * input. */
 #include "core/db.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/util.h"
 
 /* Each entry upgrades the schema by one version (PRAGMA user_version). */
@@ -23,6 +26,21 @@ static const char *const schema[] = {
 	"CREATE TABLE aliases ("
 	"  alias TEXT NOT NULL, target TEXT NOT NULL,"
 	"  PRIMARY KEY (alias, target));",
+
+	/* The guard. Times are Unix milliseconds; until 0: no end. A lifted
+	 * block keeps its row with until 1 until the server drops it. */
+	"CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE blocks ("
+	"  range TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, until INTEGER NOT NULL,"
+	"  rule TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  protocol TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE iplist ("
+	"  range TEXT NOT NULL, list TEXT NOT NULL,"
+	"  comment TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (range, list));",
 };
 
 sqlite3 *
@@ -100,4 +118,87 @@ db_data_version(sqlite3 *db)
 
 	sqlite3_finalize(st);
 	return v;
+}
+
+static sqlite3 *writer;
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+db_writer_open(const char *path, const char **error_r)
+{
+	writer = db_open(path, 5000, error_r);
+	return writer == NULL ? -1 : 0;
+}
+
+void
+db_writer_close(void)
+{
+	db_close(&writer);
+}
+
+struct db_write_job {
+	struct pool_job job;	/* first: the pool hands this back */
+	char *sql;
+	struct db_value params[DB_WRITE_PARAMS];
+	char *copies[DB_WRITE_PARAMS];	/* owned text of the params */
+	size_t n;
+	int rc;
+};
+
+static void
+db_write_work(struct pool_job *job)
+{
+	struct db_write_job *w = (struct db_write_job *)job;
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&writer_lock);
+	if (writer == NULL ||
+	    sqlite3_prepare_v2(writer, w->sql, -1, &st, NULL) != SQLITE_OK) {
+		w->rc = SQLITE_ERROR;
+		pthread_mutex_unlock(&writer_lock);
+		return;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->params[i].is_int)
+			sqlite3_bind_int64(st, (int)i + 1, w->params[i].i);
+		else
+			sqlite3_bind_text(st, (int)i + 1, w->params[i].s, -1,
+			    SQLITE_STATIC);
+	}
+	w->rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&writer_lock);
+}
+
+static void
+db_write_done(struct pool_job *job)
+{
+	struct db_write_job *w = (struct db_write_job *)job;
+
+	if (w->rc != SQLITE_DONE && w->rc != SQLITE_ROW)
+		log_err("db", 0, "event=write-failed rc=%d sql=\"%.60s\"",
+		    w->rc, w->sql);
+	for (size_t i = 0; i < w->n; i++)
+		free(w->copies[i]);
+	free(w->sql);
+	free(w);
+}
+
+void
+db_write_async(const char *sql, const struct db_value *params, size_t n)
+{
+	struct db_write_job *w = xcalloc(1, sizeof(*w));
+
+	MW_ASSERT(n <= DB_WRITE_PARAMS);
+	w->job.work = db_write_work;
+	w->job.done = db_write_done;
+	w->sql = xstrdup(sql);
+	w->n = n;
+	for (size_t i = 0; i < n; i++) {
+		w->params[i] = params[i];
+		if (!params[i].is_int)
+			w->params[i].s = w->copies[i] =
+			    xstrdup(params[i].s ? params[i].s : "");
+	}
+	pool_submit(&w->job);
 }

@@ -21,10 +21,12 @@ enum log_level log_min_level = LOG_INFO;
 static const char *const log_names[LOG_FILE_COUNT] = {
 	"mailwarden.log",
 	"smtp-conversation.log",
+	"intrusion.log",
+	"invalid-passwords.log",
 };
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
-static int log_fds[LOG_FILE_COUNT] = { -1, -1 };
+static int log_fds[LOG_FILE_COUNT] = { -1, -1, -1, -1 };
 static char log_dir[256];
 static int log_copy_stderr;
 

@@ -12,6 +12,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERR };
 enum log_file {
 	LOG_FILE_MAIN,		/* mailwarden.log: server events */
 	LOG_FILE_SMTP,		/* smtp-conversation.log */
+	LOG_FILE_INTRUSION,	/* intrusion.log: blocks, lifts, list hits */
+	LOG_FILE_PASSWORDS,	/* invalid-passwords.log */
 	LOG_FILE_COUNT
 };
 

@@ -78,6 +78,47 @@ settings_split_address(const char *value, char *host, size_t hostsize,
 	return 0;
 }
 
+/* Index of the n-byte word w in "a|b|c", or -1. */
+static int
+choice_index(const char *choices, const char *w, size_t n)
+{
+	int i = 0;
+
+	for (const char *p = choices; *p != '\0'; i++) {
+		size_t len = strcspn(p, "|");
+
+		if (len == n && strncmp(p, w, n) == 0)
+			return i;
+		p += len;
+		if (*p == '|')
+			p++;
+	}
+	return -1;
+}
+
+int
+settings_choice(int id, const char *value)
+{
+	const struct setting_def *d = &settings_table[id];
+	int bits = 0, i;
+
+	if (d->type == SET_T_CHOICE)
+		return choice_index(d->choices, value, strlen(value));
+	while (*value != '\0') {
+		size_t n;
+
+		value += strspn(value, ", ");
+		n = strcspn(value, ", ");
+		if (n == 0)
+			break;
+		if ((i = choice_index(d->choices, value, n)) < 0)
+			return -1;
+		bits |= 1 << i;
+		value += n;
+	}
+	return bits;
+}
+
 static int
 valid_address(const char *value)
 {
@@ -155,10 +196,15 @@ settings_validate(int id, const char *value, const char **error_r)
 		}
 		free(list);
 		return 0;
-	case SET_T_LEVEL:
-		if (strcmp(value, "debug") != 0 && strcmp(value, "info") != 0 &&
-		    strcmp(value, "warn") != 0 && strcmp(value, "error") != 0)
-			goto fail_fmt;
+	case SET_T_CHOICE:
+	case SET_T_SET:
+		if (settings_choice(id, value) < 0) {
+			snprintf(err, sizeof(err), "%s: expected %s%s", d->name,
+			    d->type == SET_T_SET ? "a comma-separated list of " :
+			    "one of ", d->choices);
+			*error_r = err;
+			return -1;
+		}
 		return 0;
 	}
 fail_fmt:
@@ -171,7 +217,8 @@ fail_fmt:
 			[SET_T_EMAIL] = "an e-mail address",
 			[SET_T_ADDRESS] = "HOST:PORT, [IPV6]:PORT or *:PORT",
 			[SET_T_CIDRS] = "a list of IP/CIDR ranges",
-			[SET_T_LEVEL] = "debug, info, warn or error",
+			[SET_T_CHOICE] = "one of the choices",
+			[SET_T_SET] = "a list of choices",
 			[SET_T_PATH] = "a file path",
 		};
 		snprintf(err, sizeof(err), "%s: expected %s", d->name,
@@ -187,10 +234,20 @@ settings_assign(struct settings *s, int id, const char *value)
 	free(s->str[id]);
 	s->str[id] = xstrdup(value);
 	s->num[id] = 0;
-	if (settings_table[id].type == SET_T_BOOL)
+	switch (settings_table[id].type) {
+	case SET_T_BOOL:
 		s->num[id] = strcmp(value, "on") == 0;
-	else if (settings_table[id].type == SET_T_UINT)
+		break;
+	case SET_T_UINT:
 		(void)str_to_u64(value, 0, UINT64_MAX, &s->num[id]);
+		break;
+	case SET_T_CHOICE:
+	case SET_T_SET:
+		s->num[id] = (uint64_t)settings_choice(id, value);
+		break;
+	default:
+		break;
+	}
 }
 
 struct settings *

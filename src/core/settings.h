@@ -16,9 +16,27 @@ enum setting_type {
 	SET_T_EMAIL,	/* local@domain, or empty */
 	SET_T_ADDRESS,	/* host:port, [v6]:port or *:port */
 	SET_T_CIDRS,	/* comma-separated IP/CIDR list */
-	SET_T_LEVEL,	/* debug|info|warn|error */
+	SET_T_CHOICE,	/* one of choices ("a|b|c") */
+	SET_T_SET,	/* comma-separated subset of choices */
 	SET_T_PATH,	/* file path, or empty */
 };
+
+/* The guard's rules, each a group of settings guard.rule.NAME.FIELD. */
+#define GUARD_RULES(X) \
+	X(INVALID_LOGIN, "invalid-login") \
+	X(BRUTE_FORCE, "brute-force") \
+	X(DOS, "dos") \
+	X(BAD_SESSIONS, "bad-sessions") \
+	X(HARVEST, "harvest") \
+	X(AUTH_VOLUME, "auth-volume")
+
+#define SET_RULE_IDS(id, name) \
+	SET_RULE_##id##_TYPE, SET_RULE_##id##_PROTOCOLS, \
+	SET_RULE_##id##_COUNT, SET_RULE_##id##_WINDOW, \
+	SET_RULE_##id##_BLOCK, SET_RULE_##id##_KIND, SET_RULE_##id##_ALERT,
+/* Fields of a rule, in the order of SET_RULE_IDS. */
+enum { SET_RULE_TYPE, SET_RULE_PROTOCOLS, SET_RULE_COUNT, SET_RULE_WINDOW,
+	SET_RULE_BLOCK, SET_RULE_KIND, SET_RULE_ALERT, SET_RULE_FIELDS };
 
 enum setting_id {
 	SET_HOSTNAME,
@@ -46,8 +64,20 @@ enum setting_id {
 	SET_SMTPS_ENABLED,
 	SET_SMTPS_ADDRESS,
 	SET_SMTPS_AUTH,
+	SET_SMTP_PROXY,
+	SET_SUBMISSION_PROXY,
+	SET_SMTPS_PROXY,
+	SET_PROXY_TRUSTED,
+	SET_GUARD_IPV6_PREFIX,
+	SET_GUARD_MAX_TRACKED,
+	SET_ALERT_DIGEST_MINUTES,
+	SET_ALERT_BLOCKS,
+	SET_ALERT_AUTH_VOLUME,
+	GUARD_RULES(SET_RULE_IDS)
 	SET_COUNT
 };
+/* The first setting of rule number i (in GUARD_RULES order). */
+#define SET_RULE_FIRST(i) (SET_RULE_INVALID_LOGIN_TYPE + (i) * SET_RULE_FIELDS)
 
 struct setting_def {
 	const char *name;
@@ -56,6 +86,7 @@ struct setting_def {
 	uint64_t min, max;	/* numbers: range; strings: max length */
 	int reloadable;		/* applied by a running server */
 	const char *why;	/* why the default is what it is */
+	const char *choices;	/* CHOICE and SET: "a|b|c" */
 };
 
 extern const struct setting_def settings_table[SET_COUNT];
@@ -92,6 +123,10 @@ settings_num(const struct settings *s, enum setting_id id)
 {
 	return s->num[id];
 }
+
+/* For CHOICE: the index of the value in choices. For SET: a bit per
+ * choice present. -1 if the value is not valid. */
+int settings_choice(int id, const char *value);
 
 /* Splits an ADDRESS value into host ("" or "*" for all) and port. */
 int settings_split_address(const char *value, char *host, size_t hostsize,

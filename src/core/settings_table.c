@@ -2,6 +2,10 @@
  * Later modules add their keys here in the same dotted scheme. */
 #include "core/settings.h"
 
+#define GUARD_EVENT_CHOICES \
+	"connect|auth-fail|bad-session|unknown-rcpt|auth-volume"
+#define GUARD_PROTO_CHOICES "smtp|pop3|imap|http"
+
 #define KB 1024ULL
 #define MB (1024ULL * 1024)
 
@@ -14,8 +18,9 @@ const struct setting_def settings_table[SET_COUNT] = {
 	    "the unprivileged user a root-started server switches to" },
 	[SET_WORKER_THREADS] = { "worker.threads", SET_T_UINT, "4", 1, 64, 0,
 	    "hashing and fsync run here; a few threads keep disks busy" },
-	[SET_LOG_LEVEL] = { "log.level", SET_T_LEVEL, "info", 0, 0, 1,
-	    "info logs every session and delivery, without message data" },
+	[SET_LOG_LEVEL] = { "log.level", SET_T_CHOICE, "info", 0, 0, 1,
+	    "info logs every session and delivery, without message data",
+	    "debug|info|warn|error" },
 	[SET_TLS_CERT] = { "tls.cert", SET_T_PATH, "", 0, 1024, 1,
 	    "empty: a self-signed certificate in DATA/tls, made on first start" },
 	[SET_TLS_KEY] = { "tls.key", SET_T_PATH, "", 0, 1024, 1,
@@ -58,4 +63,63 @@ const struct setting_def settings_table[SET_COUNT] = {
 	    "RFC 8314 port" },
 	[SET_SMTPS_AUTH] = { "smtps.auth", SET_T_BOOL, "on", 0, 1, 1,
 	    "implicit TLS submission is for authenticated users" },
+	[SET_SMTP_PROXY] = { "smtp.proxy-protocol", SET_T_BOOL, "off", 0, 1, 1,
+	    "on behind HAProxy: a PROXY v1/v2 header names the client" },
+	[SET_SUBMISSION_PROXY] = { "submission.proxy-protocol", SET_T_BOOL,
+	    "off", 0, 1, 1, "as smtp.proxy-protocol" },
+	[SET_SMTPS_PROXY] = { "smtps.proxy-protocol", SET_T_BOOL, "off", 0, 1,
+	    1, "as smtp.proxy-protocol" },
+	[SET_PROXY_TRUSTED] = { "proxy.trusted", SET_T_CIDRS, "", 0, 8192, 1,
+	    "only these peers may send PROXY headers; empty: nobody" },
+	[SET_GUARD_IPV6_PREFIX] = { "guard.ipv6-prefix", SET_T_UINT, "64",
+	    32, 128, 1,
+	    "one IPv6 /64 is one subscriber: rotating inside it evades nothing" },
+	[SET_GUARD_MAX_TRACKED] = { "guard.max-tracked", SET_T_UINT, "1000000",
+	    1000, 100000000, 1,
+	    "about 100 MiB at most; a flood evicts the least useful entries" },
+	[SET_ALERT_DIGEST_MINUTES] = { "alert.digest-minutes", SET_T_UINT, "10",
+	    1, 1440, 1, "many blocks at once make one e-mail per this period" },
+	[SET_ALERT_BLOCKS] = { "alert.blocks", SET_T_BOOL, "on", 0, 1, 1,
+	    "mail the administrator when a rule with alert on blocks an IP" },
+	[SET_ALERT_AUTH_VOLUME] = { "alert.auth-volume", SET_T_BOOL, "on", 0, 1,
+	    1, "mail the administrator when a user sends unusually much" },
+
+#define RULE(id, name, type, protos, count, window, block, kind, alert, why) \
+	[SET_RULE_##id##_TYPE] = { "guard.rule." name ".type", SET_T_CHOICE, \
+	    type, 0, 0, 1, "what the rule counts", GUARD_EVENT_CHOICES }, \
+	[SET_RULE_##id##_PROTOCOLS] = { "guard.rule." name ".protocols", \
+	    SET_T_SET, protos, 0, 0, 1, "where it counts", \
+	    GUARD_PROTO_CHOICES }, \
+	[SET_RULE_##id##_COUNT] = { "guard.rule." name ".count", SET_T_UINT, \
+	    count, 0, 1000000, 1, why " (0: rule off)" }, \
+	[SET_RULE_##id##_WINDOW] = { "guard.rule." name ".window", \
+	    SET_T_UINT, window, 1, 604800, 1, "seconds of the sliding window" }, \
+	[SET_RULE_##id##_BLOCK] = { "guard.rule." name ".block", SET_T_UINT, \
+	    block, 0, 31536000, 1, "seconds the block lasts" }, \
+	[SET_RULE_##id##_KIND] = { "guard.rule." name ".kind", SET_T_CHOICE, \
+	    kind, 0, 0, 1, "what is blocked (hold: hold the user's mail)", \
+	    "logins|connections|none|hold" }, \
+	[SET_RULE_##id##_ALERT] = { "guard.rule." name ".alert", SET_T_BOOL, \
+	    alert, 0, 1, 1, "e-mail the administrator when it fires" },
+
+	/* The default rule set of DESIGN 8. */
+	RULE(INVALID_LOGIN, "invalid-login", "auth-fail", "smtp,imap,pop3,http",
+	    "5", "600", "600", "logins", "on",
+	    "5 failed logins in 10 minutes: logins blocked 10 minutes")
+	RULE(BRUTE_FORCE, "brute-force", "auth-fail", "smtp,imap,pop3,http",
+	    "50", "600", "1800", "connections", "on",
+	    "50 failed logins in 10 minutes: all connections blocked 30 min")
+	RULE(DOS, "dos", "connect", "smtp,imap,pop3,http", "50", "300", "300",
+	    "connections", "on",
+	    "50 connections in 5 minutes: connections blocked 5 minutes")
+	RULE(BAD_SESSIONS, "bad-sessions", "bad-session", "smtp", "20", "300",
+	    "300", "connections", "on",
+	    "20 SMTP sessions without a message in 5 min: blocked 5 min")
+	RULE(HARVEST, "harvest", "unknown-rcpt", "smtp", "20", "300", "1800",
+	    "connections", "on",
+	    "20 unknown recipients in 5 minutes: blocked 30 minutes")
+	RULE(AUTH_VOLUME, "auth-volume", "auth-volume", "smtp", "200", "3600",
+	    "0", "none", "on",
+	    "a user sending over 200 messages in an hour: alert")
+#undef RULE
 };

@@ -44,7 +44,7 @@ smtp_auth_start_check(struct smtp_session *s, const char *user,
 	s->sasl_mech = SMTP_SASL_NONE;
 	smtp_enter_state(s, SMTP_STATE_BUSY);
 	conn_pause(s->c);
-	auth_check(s->c, "smtp", user, pass, smtp_auth_done);
+	auth_check(s->c, GUARD_SMTP, user, pass, smtp_auth_done);
 }
 
 static void

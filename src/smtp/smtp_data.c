@@ -27,12 +27,14 @@ static void
 emit(struct smtp_data *d, const char *p, size_t n)
 {
 	d->size += n;
-	if (d->errors != 0)
-		return;
-	if (d->size > d->max_size || buf_append(d->out, p, n) < 0) {
+	/* Each error is found however the input was split, so the size is
+	 * checked even when the message is already refused. */
+	if (d->size > d->max_size)
 		d->errors |= SMTP_DATA_TOO_BIG;
+	if (d->errors == 0 && buf_append(d->out, p, n) < 0)
+		d->errors |= SMTP_DATA_TOO_BIG;
+	if (d->errors != 0)
 		buf_reset(d->out);
-	}
 }
 
 static void

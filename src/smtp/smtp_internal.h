@@ -10,6 +10,7 @@
 #include "core/conn.h"
 #include "core/linereader.h"
 #include "core/listener.h"
+#include "queue/submit.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 
@@ -34,10 +35,6 @@ struct smtp_listener_conf {
 	int auth_required;	/* MAIL needs AUTH first (submission) */
 };
 
-struct smtp_rcpt {
-	char addr[ACCOUNT_ADDR_MAX + 1];
-	int local;		/* a local user's mailbox, else relayed */
-};
 
 struct smtp_session {
 	struct conn *c;
@@ -54,12 +51,13 @@ struct smtp_session {
 	unsigned ncommands;
 	unsigned nerrors;
 	int close_after_reply;	/* shutting down: close once answered */
+	unsigned messages;	/* accepted in this session */
 
 	/* The mail transaction. */
 	struct smtp_path from;
 	int smtputf8;
 	size_t nrcpt_accepted;		/* RCPT commands accepted */
-	struct smtp_rcpt *rcpts;	/* distinct final targets */
+	struct submit_rcpt *rcpts;	/* distinct final targets */
 	size_t nrcpts, rcpts_cap;
 	struct buf msg;
 	struct smtp_data data;

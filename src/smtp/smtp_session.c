@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "core/util.h"
+#include "guard/guard_server.h"
 #include "smtp/smtp_internal.h"
 
 static void smtp_accept(struct listener *l, int fd, const struct sockaddr *sa);
@@ -227,7 +228,8 @@ bad_param:
 static int
 smtp_trusted(const struct smtp_session *s)
 {
-	return s->auth_user[0] != '\0' || server_trusted_relay(&s->c->peer);
+	return s->auth_user[0] != '\0' || server_trusted_relay(&s->c->peer) ||
+	    guard_srv_allowed(&s->c->peer);
 }
 
 static int
@@ -310,6 +312,7 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 unknown:
 	log_info("smtp", s->c->id, "event=unknown-recipient ip=%s rcpt=\"%s\"",
 	    s->c->peer_str, to.addr);
+	guard_srv_unknown_rcpt(&s->c->peer, GUARD_SMTP);
 	smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
 	    "User unknown", to.addr);
 	return;
@@ -625,8 +628,9 @@ smtp_on_free(struct conn *c)
 {
 	struct smtp_session *s = c->ctx;
 
-	log_info("smtp", c->id, "event=disconnect ip=%s commands=%u",
-	    c->peer_str, s->ncommands);
+	log_info("smtp", c->id, "event=disconnect ip=%s commands=%u "
+	    "messages=%u", c->peer_str, s->ncommands, s->messages);
+	guard_srv_session_end(&c->peer, GUARD_SMTP, s->messages > 0);
 	buf_release(&s->msg, 0);
 	free(s->rcpts);
 	mem_wipe(s, sizeof(*s));
@@ -644,7 +648,13 @@ static const struct conn_ops smtp_ops = {
 static void
 smtp_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
-	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	struct smtp_session *s;
+	struct ipaddr ip;
+
+	if (ipaddr_from_sockaddr(sa, &ip) < 0 ||
+	    guard_srv_admit(fd, &ip, GUARD_SMTP) < 0)
+		return;
+	s = xcalloc(1, sizeof(*s));
 
 	s->l = l;
 	s->conf = l->proto;

@@ -1,0 +1,44 @@
+/* A map from CIDR ranges to values, and longest-prefix lookup of an
+ * address: one hash probe per prefix length in use, so lookups cost
+ * O(distinct prefix lengths), a handful in practice. */
+#ifndef MW_GUARD_CIDRMAP_H
+#define MW_GUARD_CIDRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ipaddr.h"
+
+struct cidrmap_slot {
+	struct cidr key;
+	void *value;		/* NULL: empty slot */
+};
+
+struct cidrmap {
+	struct cidrmap_slot *slots;
+	size_t cap;		/* power of two */
+	size_t count;
+	uint64_t seed;
+	unsigned prefix_uses[129];	/* entries per prefix length */
+};
+
+void cidrmap_init(struct cidrmap *m);
+/* Frees the table, not the values. */
+void cidrmap_release(struct cidrmap *m);
+/* Stores value (not NULL) for key; returns the value it replaced. */
+void *cidrmap_put(struct cidrmap *m, const struct cidr *key, void *value);
+void *cidrmap_get(const struct cidrmap *m, const struct cidr *key);
+/* Removes key; returns its value or NULL. */
+void *cidrmap_del(struct cidrmap *m, const struct cidr *key);
+/* The value of the longest range containing ip for which accept(value,
+ * arg) is true (accept may be NULL), or NULL. */
+void *cidrmap_lookup(const struct cidrmap *m, const struct ipaddr *ip,
+    int (*accept)(void *value, void *arg), void *arg);
+/* Calls fn for each entry; fn may delete the entry it is given. */
+void cidrmap_foreach(struct cidrmap *m,
+    void (*fn)(const struct cidr *key, void *value, void *arg), void *arg);
+
+/* Keyed hash of 16 address bytes and a prefix (also used by guard.c). */
+uint64_t cidrmap_hash(uint64_t seed, const uint8_t a[16], unsigned prefix);
+
+#endif
