@@ -23,7 +23,8 @@ CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 else ifeq ($(MODE),fuzz)
 CC          := clang
 CFLAGS_MODE := -O1 -fno-omit-frame-pointer \
-	       -fsanitize=fuzzer-no-link,address,undefined
+	       -fsanitize=fuzzer-no-link,address,undefined \
+	       -Wno-missing-field-initializers
 else
 CFLAGS_MODE := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 endif

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/privdrop.h"
+#include "core/proxy.h"
 #include "core/server.h"
 #include "core/tls.h"
 #include "core/util.h"
@@ -52,6 +53,8 @@ level_of(const char *s)
 static int
 apply_settings(void)
 {
+	struct cidr *trusted;
+	size_t ntrusted;
 	const char *err;
 	int failed = 0;
 
@@ -62,11 +65,15 @@ apply_settings(void)
 	if (cidr_list_parse(settings_str(srv.set, SET_RELAY_NETWORKS),
 	    &srv.relay_nets, &srv.nrelay_nets, &err) < 0)
 		log_err("serve", 0, "event=bad-setting key=relay.networks");
+	if (cidr_list_parse(settings_str(srv.set, SET_PROXY_TRUSTED), &trusted,
+	    &ntrusted, &err) == 0)
+		proxy_set_trusted(trusted, ntrusted);
 	if (srv.stopping)
 		return 0;
 	for (size_t i = 0; i < NLISTENERS; i++) {
 		struct listener *l = listeners[i];
 
+		l->proxy = (int)settings_num(srv.set, l->set_proxy);
 		if (listener_apply(l, (int)settings_num(srv.set, l->set_enabled),
 		    settings_str(srv.set, l->set_address), &err) < 0)
 			failed++;
@@ -228,6 +235,7 @@ cli_serve(struct cli *cli)
 	tls_free();
 	settings_free(&srv.set);
 	free(srv.relay_nets);
+	proxy_set_trusted(NULL, 0);
 	event_base_free(srv.base);
 	return 0;
 }

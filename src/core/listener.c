@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/proxy.h"
 #include "core/settings.h"
 #include "core/util.h"
 
@@ -34,7 +35,10 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)evl;
 	(void)socklen;
 	l->accepted++;
-	l->accept(l, fd, sa);
+	if (l->proxy)
+		proxy_accept(listen_base, l, fd, sa);
+	else
+		l->accept(l, fd, sa);
 }
 
 static void

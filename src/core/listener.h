@@ -14,8 +14,10 @@ typedef void listener_accept_fn(struct listener *l, int fd,
 struct listener {
 	const char *name;	/* "smtp", also the settings prefix */
 	int implicit_tls;
-	int set_enabled;	/* settings ids: L.enabled, L.address */
+	int set_enabled;	/* settings ids: L.enabled, L.address, */
 	int set_address;
+	int set_proxy;		/* L.proxy-protocol */
+	int proxy;		/* a PROXY header comes first (core/proxy.h) */
 	listener_accept_fn *accept;
 	const void *proto;	/* the protocol's own per-listener data */
 	/* State; read-only outside listener.c. */

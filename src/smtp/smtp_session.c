@@ -24,15 +24,17 @@ static const struct smtp_listener_conf conf_smtps = { SET_SMTPS_AUTH, 1 };
 
 struct listener smtp_listeners[SMTP_LISTENER_COUNT] = {
 	[SMTP_LISTENER_MX] = { .name = "smtp", .set_enabled = SET_SMTP_ENABLED,
-	    .set_address = SET_SMTP_ADDRESS, .accept = smtp_accept,
-	    .proto = &conf_mx },
+	    .set_address = SET_SMTP_ADDRESS, .set_proxy = SET_SMTP_PROXY,
+	    .accept = smtp_accept, .proto = &conf_mx },
 	[SMTP_LISTENER_SUBMISSION] = { .name = "submission",
 	    .set_enabled = SET_SUBMISSION_ENABLED,
-	    .set_address = SET_SUBMISSION_ADDRESS, .accept = smtp_accept,
+	    .set_address = SET_SUBMISSION_ADDRESS,
+	    .set_proxy = SET_SUBMISSION_PROXY, .accept = smtp_accept,
 	    .proto = &conf_sub },
 	[SMTP_LISTENER_SMTPS] = { .name = "smtps", .implicit_tls = 1,
 	    .set_enabled = SET_SMTPS_ENABLED, .set_address = SET_SMTPS_ADDRESS,
-	    .accept = smtp_accept, .proto = &conf_smtps },
+	    .set_proxy = SET_SMTPS_PROXY, .accept = smtp_accept,
+	    .proto = &conf_smtps },
 };
 
 static const char *const state_names[SMTP_STATE_COUNT] = {

@@ -1,0 +1,319 @@
+"""Helpers for the guard's end-to-end tests (test_guard_*.py).
+
+The guard counts per client address, so the tests act as many clients by
+binding their sockets to different loopback addresses (all of 127.0.0.0/8
+is loopback on Linux).  Everything here polls with a timeout; nothing
+sleeps a fixed time to decide a result.
+"""
+
+import base64
+import json
+import os
+import re
+import socket
+import time
+
+from conftest import (FACTOR, LIVE_TIMEOUT, SOCK_TIMEOUT, SMTPConn,
+                      SMTPProtocolError, expect, tls_context, wait_until)
+
+REFUSAL = re.compile(r"^421 4\.7\.0 ")
+
+
+def rules(**rules):
+    """Settings for guard rules: rules(dos=(count, window, block), ...);
+    a rule name uses '_' for '-' (bad_sessions, invalid_login...)."""
+    out = {}
+    for name, spec in rules.items():
+        name = name.replace("_", "-")
+        count, window, block = (tuple(spec) + (None, None))[:3]
+        out["guard.rule.%s.count" % name] = str(count)
+        if window is not None:
+            out["guard.rule.%s.window" % name] = str(window)
+        if block is not None:
+            out["guard.rule.%s.block" % name] = str(block)
+    return out
+
+
+class GConn(SMTPConn):
+    """An SMTP client whose socket is bound to a chosen source address,
+    optionally sending a PROXY header first."""
+
+    def __init__(self, port, src="127.0.0.1", host="127.0.0.1", implicit_tls=False,
+                 greeting=True, timeout=SOCK_TIMEOUT, proxy_header=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(src, 0))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.tls = False
+        if proxy_header is not None:
+            self.sock.sendall(proxy_header)
+        if implicit_tls:
+            self.sock = tls_context().wrap_socket(self.sock)
+            self.tls = True
+        self.greeting = self.reply() if greeting else None
+
+
+def raw_first_bytes(port, src="127.0.0.1", proxy_header=None, timeout=SOCK_TIMEOUT):
+    """Connect (optionally sending a PROXY header), read everything the
+    server sends until it closes or goes quiet; returns (bytes, closed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                 source_address=(src, 0))
+    data = b""
+    closed = False
+    try:
+        if proxy_header is not None:
+            s.sendall(proxy_header)
+        s.settimeout(timeout)
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            except (socket.timeout, TimeoutError):
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+            if b"\n" in data and not data.startswith(b"421"):
+                break       # a greeting: the session goes on, stop reading
+    finally:
+        s.close()
+    return data, closed
+
+
+def connect_outcome(port, src="127.0.0.1", proxy_header=None):
+    """'accepted' (a 220 greeting; the session is ended with QUIT) or
+    'refused' (exactly one '421 4.7.0' line, then the server closed)."""
+    c = GConn(port, src=src, greeting=False, proxy_header=proxy_header)
+    try:
+        r = c.reply()
+        if r.code == 220:
+            try:
+                expect(c.cmd("QUIT"), 221)
+                c.at_eof()
+            except (OSError, SMTPProtocolError):
+                pass
+            return "accepted"
+        assert r.code == 421 and r.lines[0].startswith("4.7.0 "), \
+            "refusal must be '421 4.7.0 ...', got %r" % r
+        assert c.at_eof(), "server did not close after its 421 refusal"
+        assert c.buf == b"", "server sent more after its 421 refusal: %r" % c.buf
+        return "refused"
+    finally:
+        c.close()
+
+
+def is_refused(port, src="127.0.0.1", proxy_header=None):
+    return connect_outcome(port, src, proxy_header) == "refused"
+
+
+def is_accepted(port, src="127.0.0.1", proxy_header=None):
+    return connect_outcome(port, src, proxy_header) == "accepted"
+
+
+def wait_outcome(port, src, want, timeout=LIVE_TIMEOUT):
+    """Poll until a connection from src has outcome want (the server applies
+    CLI changes to blocks and lists within about a second)."""
+    last = [None]
+
+    def probe():
+        last[0] = connect_outcome(port, src)
+        return last[0] == want
+    ok = wait_until(probe, timeout=timeout, interval=0.1)
+    assert ok, "connection from %s still %s after %ss (wanted %s)" % (
+        src, last[0], timeout, want)
+
+
+def tls_session(server, src, listener="submission"):
+    """EHLO, (STARTTLS, EHLO): ready for AUTH."""
+    port = server.ports[listener]
+    c = GConn(port, src=src, implicit_tls=(listener == "smtps"))
+    expect(c.greeting, 220)
+    expect(c.ehlo(), 250)
+    if listener != "smtps":
+        c.starttls()
+        expect(c.ehlo(), 250)
+    return c
+
+
+def plain_blob(user, password):
+    return base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+
+
+def auth_once(server, src, user, password, listener="submission"):
+    """One AUTH PLAIN on its own session; returns (reply, seconds from the
+    AUTH line to its reply)."""
+    with tls_session(server, src, listener) as c:
+        t0 = time.monotonic()
+        r = c.auth_plain(user, password)
+        dt = time.monotonic() - t0
+        try:
+            c.cmd("QUIT")
+        except (OSError, SMTPProtocolError):
+            pass
+        return r, dt
+
+
+def parallel_auth(server, src, attempts, listener="submission"):
+    """Open one ready session per attempt (user, password), then send every
+    AUTH line before reading any answer; returns the replies in order."""
+    conns = [tls_session(server, src, listener) for _ in attempts]
+    try:
+        for c, (user, pw) in zip(conns, attempts):
+            c.send("AUTH PLAIN " + plain_blob(user, pw) + "\r\n")
+        return [c.reply() for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+
+
+# -- CLI views ---------------------------------------------------------------
+
+def ban_list(server):
+    r = server.cli_ok("ban", "list", "--json")
+    return json.loads(r.stdout)
+
+
+def ban_for(server, rng):
+    for b in ban_list(server):
+        if b["range"] == rng:
+            return b
+    return None
+
+
+def wait_ban(server, rng, present=True, timeout=LIVE_TIMEOUT):
+    got = wait_until(lambda: (ban_for(server, rng) is not None) == present,
+                     timeout=timeout)
+    assert got, "block on %s %s in `ban list` after %ss: %r" % (
+        rng, "not" if present else "still", timeout, ban_list(server))
+    return ban_for(server, rng)
+
+
+def stats(server):
+    r = server.cli_ok("guard", "stats", "--json")
+    return json.loads(r.stdout)
+
+
+def wait_stats(server, pred, timeout=LIVE_TIMEOUT):
+    """Poll `guard stats` (the file is rewritten every second) until
+    pred(stats) holds; return the stats."""
+    last = [None]
+
+    def probe():
+        last[0] = stats(server)
+        return pred(last[0])
+    ok = wait_until(probe, timeout=timeout, interval=0.2)
+    assert ok, "guard stats never satisfied the condition: %r" % last[0]
+    return last[0]
+
+
+# -- logs --------------------------------------------------------------------
+
+def log_path(server, name):
+    return os.path.join(server.log_dir(), name)
+
+
+def log_lines(server, name):
+    try:
+        with open(log_path(server, name), "r", errors="replace") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def lines_matching(server, name, *patterns):
+    """Lines of DATA/log/NAME that match every regex in patterns."""
+    regs = [re.compile(p) for p in patterns]
+    return [ln for ln in log_lines(server, name) if all(r.search(ln) for r in regs)]
+
+
+def wait_lines(server, name, *patterns, count=1, timeout=LIVE_TIMEOUT):
+    got = wait_until(lambda: (lambda ls: ls if len(ls) >= count else None)(
+        lines_matching(server, name, *patterns)), timeout=timeout)
+    assert got, "fewer than %d line(s) matching %r in %s; it has:\n%s" % (
+        count, patterns, name, "\n".join(log_lines(server, name)[-30:]))
+    return got
+
+
+def ip_re(ip):
+    """ip=ADDR or ip=ADDR/32 (one IPv4 address), exactly."""
+    return r"\bip=%s(/32)?(\s|$)" % re.escape(ip)
+
+
+def all_log_bytes(server):
+    out = b""
+    for dirpath, _, files in os.walk(server.log_dir()):
+        for f in files:
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                out += fh.read()
+    return out
+
+
+# -- alerts ------------------------------------------------------------------
+
+ALERT_MARK = "Automatic alert from Mailwarden - DO NOT reply"
+
+
+def alerts(server, addr):
+    """Contents of every alert e-mail in addr's new/."""
+    out = []
+    for p in server.mail_with(ALERT_MARK, addr):
+        with open(p, "rb") as f:
+            out.append(f.read())
+    return out
+
+
+def wait_alerts(server, addr, count, timeout=LIVE_TIMEOUT):
+    got = wait_until(lambda: (lambda a: a if len(a) >= count else None)(
+        alerts(server, addr)), timeout=timeout)
+    assert got, "fewer than %d alert e-mail(s) in %s: %d" % (
+        count, addr, len(alerts(server, addr)))
+    return got
+
+
+def no_more_alerts(server, addr, count, grace=1.5):
+    """After the fact that should have caused them is over: poll for a
+    grace period that more than count alerts never appear."""
+    more = wait_until(lambda: len(alerts(server, addr)) > count,
+                      timeout=grace * FACTOR, interval=0.1)
+    assert not more, "expected exactly %d alert(s), got %d" % (
+        count, len(alerts(server, addr)))
+
+
+def body_of(raw):
+    """The body of a delivered message (after the first empty line)."""
+    i = raw.find(b"\r\n\r\n")
+    assert i >= 0, "no header/body separator in %r" % raw[:300]
+    return raw[i + 4:]
+
+
+def header(raw, name):
+    head = raw[:raw.find(b"\r\n\r\n")].decode("utf-8", "replace")
+    m = re.search(r"(?im)^%s:[ \t]*(.*(?:\r\n[ \t].*)*)" % re.escape(name), head)
+    return m.group(1).replace("\r\n", "") if m else None
+
+
+# -- PROXY protocol ------------------------------------------------------------
+
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(src, dst="::1", sport=40000, dport=25):
+    """A PROXY v2 header for a TCP connection from src (IPv4 or IPv6)."""
+    if ":" in src:
+        fam = 0x21
+        addrs = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(
+            socket.AF_INET6, dst if ":" in dst else "::1")
+    else:
+        fam = 0x11
+        addrs = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(
+            socket.AF_INET, dst if ":" not in dst else "127.0.0.1")
+    body = addrs + sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
+    return V2_SIG + bytes([0x21, fam]) + len(body).to_bytes(2, "big") + body
+
+
+def proxy_v1(src, dst="127.0.0.1", sport=40000, dport=25):
+    proto = "TCP6" if ":" in src else "TCP4"
+    return ("PROXY %s %s %s %d %d\r\n" % (proto, src, dst, sport, dport)).encode()

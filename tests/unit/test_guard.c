@@ -1,0 +1,2255 @@
+/* Unit tests for src/guard/guard.c: the guard's pure core. Time is a
+ * parameter, so the tests move it; nothing sleeps. The hooks record
+ * what they are told so that tests can check every block, lift,
+ * deny-list hit and eviction. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/ipaddr.h"
+#include "guard/guard.h"
+#include "harness.h"
+
+#define T0 1000000ULL		/* a base time for most tests, ms */
+#define SEC 1000ULL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define ALL_PROTOS ((1u << GUARD_SMTP) | (1u << GUARD_POP3) | \
+	(1u << GUARD_IMAP) | (1u << GUARD_HTTP))
+#define SMTP_ONLY (1u << GUARD_SMTP)
+
+/* ---- helpers ---- */
+
+struct rule_fires {
+	char name[GUARD_RULE_NAME_MAX];
+	unsigned n;
+};
+
+/* What the hooks were told. */
+struct rec {
+	unsigned fired;
+	unsigned fired_with_block;
+	struct guard_rule rule;		/* of the last fired */
+	struct guard_block block;	/* of the last fired with a block */
+	char user[64];			/* of the last fired; "" if NULL */
+	int user_null;
+	struct rule_fires by_rule[GUARD_MAX_RULES];
+
+	unsigned lifted, lifted_expired;
+	struct guard_block lifted_block;
+	int last_expired;
+
+	unsigned denied;
+	struct ipaddr denied_ip;
+	struct guard_list_entry denied_entry;
+	enum guard_proto denied_proto;
+
+	unsigned evicted_calls;
+	size_t evicted_n;
+};
+
+static struct rec rec;
+
+static void
+on_fired(void *ctx, const struct guard_rule *rule,
+    const struct guard_block *block, const char *user)
+{
+	struct rec *r = ctx;
+	size_t i;
+
+	r->fired++;
+	r->rule = *rule;
+	if (block != NULL) {
+		r->fired_with_block++;
+		r->block = *block;
+	}
+	r->user_null = user == NULL;
+	snprintf(r->user, sizeof(r->user), "%s", user ? user : "");
+	for (i = 0; i < GUARD_MAX_RULES; i++) {
+		if (r->by_rule[i].name[0] == '\0') {
+			snprintf(r->by_rule[i].name, sizeof(r->by_rule[i].name),
+			    "%s", rule->name);
+			break;
+		}
+		if (strcmp(r->by_rule[i].name, rule->name) == 0)
+			break;
+	}
+	if (i < GUARD_MAX_RULES)
+		r->by_rule[i].n++;
+}
+
+static void
+on_lifted(void *ctx, const struct guard_block *block, int expired)
+{
+	struct rec *r = ctx;
+
+	r->lifted++;
+	if (expired)
+		r->lifted_expired++;
+	r->lifted_block = *block;
+	r->last_expired = expired;
+}
+
+static void
+on_denied(void *ctx, const struct ipaddr *ip,
+    const struct guard_list_entry *entry, enum guard_proto proto)
+{
+	struct rec *r = ctx;
+
+	r->denied++;
+	r->denied_ip = *ip;
+	r->denied_entry = *entry;
+	r->denied_proto = proto;
+}
+
+static void
+on_evicted(void *ctx, size_t n)
+{
+	struct rec *r = ctx;
+
+	r->evicted_calls++;
+	r->evicted_n += n;
+}
+
+static unsigned
+fires_of(const char *name)
+{
+	for (size_t i = 0; i < GUARD_MAX_RULES; i++)
+		if (strcmp(rec.by_rule[i].name, name) == 0)
+			return rec.by_rule[i].n;
+	return 0;
+}
+
+/* A guard whose hooks record into rec (cleared). */
+static struct guard *
+new_guard(size_t max_tracked)
+{
+	struct guard_hooks h;
+
+	memset(&rec, 0, sizeof(rec));
+	memset(&h, 0, sizeof(h));
+	h.ctx = &rec;
+	h.fired = on_fired;
+	h.lifted = on_lifted;
+	h.denied = on_denied;
+	h.evicted = on_evicted;
+	return guard_new(max_tracked, &h);
+}
+
+static struct ipaddr
+ip_of(const char *s)
+{
+	struct ipaddr ip;
+
+	memset(&ip, 0, sizeof(ip));
+	if (ipaddr_parse(s, &ip) < 0) {
+		fprintf(stderr, "  bad address in test: %s\n", s);
+		CHECK(!"ipaddr_parse");
+	}
+	return ip;
+}
+
+static struct cidr
+cidr_of(const char *s)
+{
+	struct cidr c;
+
+	memset(&c, 0, sizeof(c));
+	if (cidr_parse(s, &c) < 0) {
+		fprintf(stderr, "  bad cidr in test: %s\n", s);
+		CHECK(!"cidr_parse");
+	}
+	return c;
+}
+
+static int
+cidr_eq(const struct cidr *a, const struct cidr *b)
+{
+	return a->prefix == b->prefix && memcmp(a->addr.a, b->addr.a, 16) == 0;
+}
+
+static struct guard_rule
+rule_of(const char *name, enum guard_event ev, unsigned protocols,
+    unsigned count, uint64_t window_ms, uint64_t block_ms,
+    enum guard_kind kind)
+{
+	struct guard_rule r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.event = ev;
+	r.protocols = protocols;
+	r.count = count;
+	r.window_ms = window_ms;
+	r.block_ms = block_ms;
+	r.kind = kind;
+	r.alert = 1;
+	return r;
+}
+
+static void
+set_one_rule(struct guard *g, struct guard_rule r)
+{
+	guard_set_rules(g, &r, 1);
+}
+
+/* The default rules of DESIGN.md section 8. */
+static const struct guard_rule *
+default_rules(size_t *n_r)
+{
+	static struct guard_rule rules[6];
+
+	rules[0] = rule_of("invalid-login", GUARD_EV_AUTH_FAIL, ALL_PROTOS,
+	    5, 10 * MIN, 10 * MIN, GUARD_BLOCK_LOGINS);
+	rules[1] = rule_of("brute-force", GUARD_EV_AUTH_FAIL, ALL_PROTOS,
+	    50, 10 * MIN, 30 * MIN, GUARD_BLOCK_CONNECTIONS);
+	rules[2] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS,
+	    50, 5 * MIN, 5 * MIN, GUARD_BLOCK_CONNECTIONS);
+	rules[3] = rule_of("bad-sessions", GUARD_EV_BAD_SESSION, SMTP_ONLY,
+	    20, 5 * MIN, 5 * MIN, GUARD_BLOCK_CONNECTIONS);
+	rules[4] = rule_of("harvest", GUARD_EV_UNKNOWN_RCPT, SMTP_ONLY,
+	    20, 5 * MIN, 30 * MIN, GUARD_BLOCK_CONNECTIONS);
+	rules[5] = rule_of("auth-volume", GUARD_EV_AUTH_VOLUME, SMTP_ONLY,
+	    200, HOUR, 0, GUARD_BLOCK_NONE);
+	*n_r = 6;
+	return rules;
+}
+
+/* One whole login attempt. */
+static enum guard_login_result
+login(struct guard *g, const struct ipaddr *ip, int ok, uint64_t now)
+{
+	struct guard_login t;
+
+	guard_login_begin(g, ip, GUARD_SMTP, now, &t);
+	return guard_login_end(g, &t, ok, "user@example.com", now);
+}
+
+static struct guard_stats
+stats(const struct guard *g)
+{
+	struct guard_stats st;
+
+	guard_get_stats(g, &st);
+	return st;
+}
+
+/* Deterministic pseudo-random numbers (xorshift64*). */
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+
+static uint64_t
+rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+/* ---- counting keys ---- */
+
+static void
+test_key(void)
+{
+	struct guard *g = new_guard(100);
+	struct ipaddr v4 = ip_of("192.0.2.55");
+	struct ipaddr v6 = ip_of("2001:db8:1:2:3:4:5:6");
+	struct cidr k;
+
+	k = guard_key(g, &v4);
+	CHECK(k.prefix == 128);
+	CHECK(memcmp(k.addr.a, v4.a, 16) == 0);
+	k = guard_key(g, &v6);
+	CHECK(k.prefix == 64);
+	{
+		struct cidr want = cidr_of("2001:db8:1:2::/64");
+
+		CHECK(cidr_eq(&k, &want));
+	}
+	guard_set_ipv6_prefix(g, 48);
+	k = guard_key(g, &v6);
+	{
+		struct cidr want = cidr_of("2001:db8:1::/48");
+
+		CHECK(cidr_eq(&k, &want));
+	}
+	/* IPv4 is never aggregated */
+	k = guard_key(g, &v4);
+	CHECK(k.prefix == 128);
+	guard_set_ipv6_prefix(g, 56);
+	CHECK(guard_key(g, &v6).prefix == 56);
+	/* out of range: back to the default */
+	guard_set_ipv6_prefix(g, 8);
+	CHECK(guard_key(g, &v6).prefix == 64);
+	guard_set_ipv6_prefix(g, 129);
+	CHECK(guard_key(g, &v6).prefix == 64);
+	guard_set_ipv6_prefix(g, 128);
+	k = guard_key(g, &v6);
+	CHECK(k.prefix == 128 && memcmp(k.addr.a, v6.a, 16) == 0);
+	guard_free(&g);
+	CHECK(g == NULL);
+	guard_free(&g);
+	CHECK(strcmp(guard_proto_name(GUARD_SMTP), "smtp") == 0);
+	CHECK(strcmp(guard_proto_name(GUARD_HTTP), "http") == 0);
+}
+
+/* ---- sliding windows ---- */
+
+/* A rule of kind NONE reports (fired hook) every event at which its
+ * count is reached inside the window ending at that event, so each
+ * event's flag says exactly what the window held. */
+struct window_case {
+	unsigned count;
+	uint64_t window;
+	uint64_t t[16];		/* offsets from the base time, ascending */
+	const char *want;	/* per event: 'F' fired, '.' not */
+};
+
+static const struct window_case window_cases[] = {
+	/* the N-th inside the window: W - 1 after the first */
+	{ 3, 1000, { 0, 500, 999 }, "..F" },
+	/* the first is exactly W old: outside */
+	{ 3, 1000, { 0, 500, 1000 }, "..." },
+	{ 3, 1000, { 0, 500, 1000, 1001 }, "...F" },
+	/* N - 1 in every window: never */
+	{ 3, 1000, { 0, 500, 1000, 1500, 2000, 2500, 3000 }, "......." },
+	{ 3, 1000, { 0, 499, 998 }, "..F" },
+	/* straddling what a fixed bucket [0, 1000) [1000, 2000) would
+	 * split: a sliding window sees all three */
+	{ 3, 1000, { 900, 950, 1100 }, "..F" },
+	{ 3, 1000, { 999, 1000, 1001 }, "..F" },
+	/* the same millisecond */
+	{ 3, 1000, { 7, 7, 7 }, "..F" },
+	{ 1, 1000, { 0, 1, 5000 }, "FFF" },
+	/* fires again when N fall in a later window */
+	{ 3, 1000, { 0, 1, 2, 5000, 5001, 5002 }, "..F..F" },
+	/* a 1 ms window: only events of the same millisecond */
+	{ 2, 1, { 0, 0, 1, 1, 3 }, ".F.F." },
+	{ 4, 1000, { 0, 1, 2, 999, 1000, 1001, 1002, 1003 }, "...FFFF." },
+	/* default-like: 5 in 10 minutes */
+	{ 5, 10 * MIN, { 0, 100, 200, 300, 10 * MIN, 10 * MIN + 100,
+	    10 * MIN + 200, 10 * MIN + 300, 10 * MIN + 301 }, "........F" },
+	{ 5, 10 * MIN, { 0, 1, 2, 3, 10 * MIN - 1 }, "....F" },
+	{ 5, 10 * MIN, { 0, 1, 2, 3, 10 * MIN }, "....." },
+	/* more than the log's first allocation, with wrap-around */
+	{ 6, 100, { 0, 10, 20, 30, 40, 200, 210, 220, 230, 240, 250 },
+	    "..........F" },
+};
+
+enum win_event { WIN_CONNECT, WIN_AUTH_FAIL, WIN_BAD_SESSION,
+	WIN_UNKNOWN_RCPT, WIN_COUNT };
+
+static const enum guard_event win_events[WIN_COUNT] = {
+	GUARD_EV_CONNECT, GUARD_EV_AUTH_FAIL, GUARD_EV_BAD_SESSION,
+	GUARD_EV_UNKNOWN_RCPT,
+};
+
+static void
+win_event(struct guard *g, enum win_event w, const struct ipaddr *ip,
+    uint64_t now)
+{
+	switch (w) {
+	case WIN_CONNECT:
+		CHECK(guard_connect(g, ip, GUARD_SMTP, now) == GUARD_ACCEPT);
+		break;
+	case WIN_AUTH_FAIL:
+		CHECK(login(g, ip, 0, now) == GUARD_LOGIN_FAILED);
+		break;
+	case WIN_BAD_SESSION:
+		guard_session_end(g, ip, GUARD_SMTP, 0, now);
+		break;
+	case WIN_UNKNOWN_RCPT:
+		guard_unknown_rcpt(g, ip, GUARD_SMTP, now);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+test_window_table(void)
+{
+	struct ipaddr ip = ip_of("192.0.2.1");
+
+	for (int w = 0; w < WIN_COUNT; w++) {
+		for (size_t i = 0;
+		    i < sizeof(window_cases) / sizeof(window_cases[0]); i++) {
+			const struct window_case *c = &window_cases[i];
+			struct guard *g = new_guard(1000);
+			char got[17];
+			size_t n = strlen(c->want);
+
+			set_one_rule(g, rule_of("w", win_events[w], ALL_PROTOS,
+			    c->count, c->window, 0, GUARD_BLOCK_NONE));
+			for (size_t e = 0; e < n; e++) {
+				unsigned before = rec.fired;
+
+				win_event(g, (enum win_event)w, &ip,
+				    T0 + c->t[e]);
+				got[e] = rec.fired > before ? 'F' : '.';
+			}
+			got[n] = '\0';
+			if (strcmp(got, c->want) != 0) {
+				fprintf(stderr, "  event %d case %zu: got %s "
+				    "want %s\n", w, i, got, c->want);
+				CHECK(!"window");
+			}
+			guard_free(&g);
+		}
+	}
+}
+
+/* Random event streams for several addresses and three rules on one
+ * event, against a brute-force count of each window. */
+#define RM_EVENTS 20000
+#define RM_ADDRS 3
+
+static void
+test_window_random_model(void)
+{
+	static uint64_t times[RM_ADDRS][RM_EVENTS];
+	static const struct { unsigned count; uint64_t window; } rr[3] = {
+		{ 3, 1000 }, { 7, 5000 }, { 40, 60000 },
+	};
+	struct guard_rule rules[3];
+	struct ipaddr ips[RM_ADDRS];
+	size_t nt[RM_ADDRS] = { 0 };
+	struct guard *g = new_guard(1000);
+	uint64_t now = T0;
+	size_t mismatches = 0;
+
+	for (int r = 0; r < 3; r++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "r%d", r);
+		rules[r] = rule_of(name, GUARD_EV_CONNECT, ALL_PROTOS,
+		    rr[r].count, rr[r].window, 0, GUARD_BLOCK_NONE);
+	}
+	guard_set_rules(g, rules, 3);
+	ips[0] = ip_of("192.0.2.1");
+	ips[1] = ip_of("192.0.2.2");
+	ips[2] = ip_of("2001:db8::1");
+	for (size_t e = 0; e < RM_EVENTS; e++) {
+		uint64_t x = rng();
+		size_t a = (size_t)(x % RM_ADDRS);
+		unsigned before[3], want;
+
+		switch ((x >> 8) % 4) {
+		case 0:
+			break;				/* same ms */
+		case 1:
+			now += 1 + (x >> 16) % 200;
+			break;
+		case 2:
+			now += (x >> 16) % 1500;
+			break;
+		default:
+			now += (x >> 16) % 8000;
+			break;
+		}
+		for (int r = 0; r < 3; r++)
+			before[r] = fires_of(rules[r].name);
+		CHECK(guard_connect(g, &ips[a], GUARD_SMTP, now) ==
+		    GUARD_ACCEPT);
+		times[a][nt[a]++] = now;
+		for (int r = 0; r < 3; r++) {
+			size_t in = 0;
+
+			for (size_t k = nt[a]; k-- > 0;) {
+				if (now - times[a][k] >= rr[r].window)
+					break;
+				in++;
+			}
+			want = in >= rr[r].count;
+			if ((fires_of(rules[r].name) > before[r]) != want &&
+			    mismatches++ < 5)
+				fprintf(stderr, "  event %zu rule %d: in %zu, "
+				    "fired %d\n", e, r, in, !want);
+		}
+	}
+	CHECK(mismatches == 0);
+	guard_free(&g);
+}
+
+/* ---- connection rule ---- */
+
+static void
+test_dos_connect(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("198.51.100.7"), b = ip_of("198.51.100.8");
+	const struct guard_block *bl;
+	struct cidr key_a = guard_key(g, &a);
+	uint64_t t5 = T0 + 4 * SEC, until;
+	struct guard_stats st;
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 5,
+	    5 * MIN, 5 * MIN, GUARD_BLOCK_CONNECTIONS));
+	for (unsigned i = 0; i < 5; i++) {
+		CHECK(guard_block_find(g, &a, T0 + i * SEC) == NULL);
+		CHECK(guard_connect(g, &a, i % 2 ? GUARD_IMAP : GUARD_SMTP,
+		    T0 + i * SEC) == GUARD_ACCEPT);
+		CHECK(rec.fired == (i == 4 ? 1u : 0u));
+	}
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t5) == GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &a, GUARD_POP3, t5 + 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, t5 + 1) == GUARD_ACCEPT);
+	/* the block as reported */
+	CHECK(rec.fired == 1 && rec.fired_with_block == 1);
+	CHECK(cidr_eq(&rec.block.range, &key_a));
+	CHECK(rec.block.kind == GUARD_BLOCK_CONNECTIONS);
+	CHECK(rec.block.created_ms == t5);
+	CHECK(rec.block.until_ms == t5 + 5 * MIN);
+	CHECK_STR(rec.block.rule, "dos");
+	CHECK(rec.block.attempts == 5);
+	CHECK(rec.block.proto == GUARD_SMTP);
+	CHECK_STR(rec.rule.name, "dos");
+	CHECK(rec.user_null);
+	until = rec.block.until_ms;
+	bl = guard_block_find(g, &a, t5);
+	CHECK(bl != NULL && bl->until_ms == until &&
+	    bl->kind == GUARD_BLOCK_CONNECTIONS);
+	st = stats(g);
+	CHECK(st.blocks == 1 && st.blocked == 1 && st.refused_blocked == 2);
+	/* refused connections are not counted: no new block, no fire */
+	for (int i = 0; i < 100; i++)
+		CHECK(guard_connect(g, &a, GUARD_SMTP, t5 + 2 + (uint64_t)i) ==
+		    GUARD_REFUSE_BLOCKED);
+	CHECK(rec.fired == 1);
+	/* expires exactly at until_ms */
+	CHECK(guard_block_find(g, &a, until - 1) != NULL);
+	CHECK(guard_block_find(g, &a, until) == NULL);
+	guard_expire(g, until - 1);
+	CHECK(rec.lifted == 0 && stats(g).blocked == 1);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, until - 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, until) == GUARD_ACCEPT);
+	guard_expire(g, until);
+	CHECK(rec.lifted == 1 && rec.lifted_expired == 1 &&
+	    rec.last_expired == 1);
+	CHECK(cidr_eq(&rec.lifted_block.range, &key_a));
+	CHECK_STR(rec.lifted_block.rule, "dos");
+	CHECK(stats(g).blocked == 0);
+	guard_expire(g, until + HOUR);
+	CHECK(rec.lifted == 1);
+	/* a fresh count after the block: 4 more accepted, the 5th blocks */
+	for (unsigned i = 1; i < 5; i++)
+		CHECK(guard_connect(g, &a, GUARD_SMTP, until + i) ==
+		    GUARD_ACCEPT);
+	CHECK(rec.fired == 2);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, until + 5) ==
+	    GUARD_REFUSE_BLOCKED);
+	guard_free(&g);
+}
+
+/* Connection N+1 is refused for every N, all in the same millisecond. */
+static void
+test_dos_exact_counts(void)
+{
+	static const unsigned counts[] = { 1, 2, 3, 10, 50, 200, 1000 };
+	struct ipaddr a = ip_of("203.0.113.9");
+
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		struct guard *g = new_guard(100);
+		unsigned n = counts[i], accepted = 0;
+
+		set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS,
+		    n, MIN, MIN, GUARD_BLOCK_CONNECTIONS));
+		for (unsigned k = 0; k < n + 10; k++)
+			if (guard_connect(g, &a, GUARD_SMTP, T0) ==
+			    GUARD_ACCEPT)
+				accepted++;
+		if (accepted != n)
+			fprintf(stderr, "  count %u: %u accepted\n", n,
+			    accepted);
+		CHECK(accepted == n);
+		CHECK(rec.fired == 1 && rec.block.attempts == n);
+		guard_free(&g);
+	}
+}
+
+/* After a block ends, the address is counted afresh (guard.h): exactly
+ * count connections again, however the end is noticed, and also when
+ * they all come in the millisecond the block ends. The block is
+ * shorter than the window, so the old connections are still inside
+ * it. */
+enum end_how { END_BY_CONNECT, END_BY_EXPIRE, END_BY_LATE_EXPIRE,
+	END_BY_UNBLOCK, END_BY_UNBLOCK_NEXT_MS };
+
+static void
+test_block_end_recount(void)
+{
+	static const char *const names[] = {
+		"connect at until", "guard_expire at until",
+		"guard_expire 100 ms late", "guard_unblock, same ms",
+		"guard_unblock, next ms",
+	};
+	struct ipaddr a = ip_of("198.51.100.20");
+
+	for (int how = END_BY_CONNECT; how <= END_BY_UNBLOCK_NEXT_MS; how++) {
+		struct guard *g = new_guard(100);
+		struct cidr key = guard_key(g, &a);
+		uint64_t until, at;
+		unsigned accepted = 0;
+
+		set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS,
+		    5, 5 * MIN, MIN, GUARD_BLOCK_CONNECTIONS));
+		for (uint64_t i = 0; i < 5; i++)
+			guard_connect(g, &a, GUARD_SMTP, T0 + i);
+		until = T0 + 4 + MIN;
+		CHECK(rec.fired == 1 && rec.block.until_ms == until);
+		switch (how) {
+		case END_BY_EXPIRE:
+			at = until;
+			guard_expire(g, at);
+			break;
+		case END_BY_LATE_EXPIRE:
+			at = until + 100;
+			guard_expire(g, at);
+			break;
+		case END_BY_UNBLOCK:
+			at = T0 + 1000;
+			CHECK(guard_unblock(g, &key, at) == 1);
+			break;
+		case END_BY_UNBLOCK_NEXT_MS:
+			CHECK(guard_unblock(g, &key, T0 + 1000) == 1);
+			at = T0 + 1001;
+			break;
+		default:
+			at = until;
+			break;
+		}
+		/* twenty in one millisecond: five accepted */
+		for (int i = 0; i < 20; i++)
+			if (guard_connect(g, &a, GUARD_SMTP, at) ==
+			    GUARD_ACCEPT)
+				accepted++;
+		if (accepted != 5)
+			fprintf(stderr, "  block ended by %s: %u of 20 "
+			    "connections accepted in that ms\n", names[how],
+			    accepted);
+		CHECK(accepted == 5);
+		CHECK(rec.lifted == 1);
+		CHECK(rec.last_expired == (how == END_BY_UNBLOCK ||
+		    how == END_BY_UNBLOCK_NEXT_MS ? 0 : 1));
+		guard_free(&g);
+	}
+}
+
+/* The same for logins: 5 failures in the millisecond a login block
+ * ends block again; the right password is then refused. */
+static void
+test_login_block_end_recount(void)
+{
+	struct guard *g = new_guard(100);
+	struct ipaddr a = ip_of("198.51.100.21");
+	uint64_t until;
+	enum guard_login_result r;
+
+	set_one_rule(g, rule_of("invalid-login", GUARD_EV_AUTH_FAIL,
+	    ALL_PROTOS, 5, 10 * MIN, MIN, GUARD_BLOCK_LOGINS));
+	for (int i = 0; i < 5; i++)
+		CHECK(login(g, &a, 0, T0) == GUARD_LOGIN_FAILED);
+	until = T0 + MIN;
+	CHECK(login(g, &a, 1, until - 1) == GUARD_LOGIN_BLOCKED);
+	for (int i = 0; i < 5; i++)
+		CHECK(login(g, &a, 0, until) == GUARD_LOGIN_FAILED);
+	r = login(g, &a, 1, until);
+	if (r != GUARD_LOGIN_BLOCKED)
+		fprintf(stderr, "  5 failures at until_ms, then the right "
+		    "password at until_ms: %d, fired %u\n", r, rec.fired);
+	CHECK(r == GUARD_LOGIN_BLOCKED);
+	CHECK(rec.fired == 2);
+	guard_free(&g);
+}
+
+static void
+count_block(const struct guard_block *b, void *arg)
+{
+	(void)b;
+	(*(unsigned *)arg)++;
+}
+
+static void
+test_block_foreach(void)
+{
+	struct guard *g = new_guard(100);
+	struct guard_block b;
+	unsigned n = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.kind = GUARD_BLOCK_CONNECTIONS;
+	b.range = cidr_of("192.0.2.0/24");
+	b.until_ms = T0 + 10;
+	guard_block_add(g, &b);
+	b.range = cidr_of("2001:db8::/32");
+	b.until_ms = 0;
+	guard_block_add(g, &b);
+	b.range = cidr_of("198.51.100.1");
+	b.kind = GUARD_BLOCK_LOGINS;
+	b.until_ms = T0 + 20;
+	guard_block_add(g, &b);
+	guard_block_foreach(g, T0, count_block, &n);
+	CHECK(n == 3);
+	n = 0;
+	guard_block_foreach(g, T0 + 10, count_block, &n);
+	CHECK(n == 2);
+	n = 0;
+	guard_block_foreach(g, T0 + 20, count_block, &n);
+	CHECK(n == 1);
+	/* no hook for blocks added by the admin */
+	CHECK(rec.fired == 0);
+	guard_expire(g, T0 + 20);
+	CHECK(rec.lifted == 2 && rec.lifted_expired == 2);
+	CHECK(stats(g).blocked == 1);
+	guard_block_clear(g);
+	CHECK(stats(g).blocked == 0);
+	n = 0;
+	guard_block_foreach(g, T0, count_block, &n);
+	CHECK(n == 0);
+	/* usable after clearing */
+	guard_block_add(g, &b);
+	CHECK(guard_block_find(g, &(struct ipaddr){ { 0 } }, T0) == NULL);
+	{
+		struct ipaddr ip = ip_of("198.51.100.1");
+
+		CHECK(guard_block_find(g, &ip, T0) != NULL);
+	}
+	guard_free(&g);
+}
+
+/* ---- login rules ---- */
+
+static struct guard *
+login_guard(void)
+{
+	struct guard *g = new_guard(1000);
+
+	set_one_rule(g, rule_of("invalid-login", GUARD_EV_AUTH_FAIL,
+	    ALL_PROTOS, 5, 10 * MIN, 10 * MIN, GUARD_BLOCK_LOGINS));
+	return g;
+}
+
+/* k failures, then the right password. */
+static void
+test_login_sequential(void)
+{
+	struct ipaddr a = ip_of("192.0.2.10");
+
+	for (unsigned k = 0; k <= 7; k++) {
+		struct guard *g = login_guard();
+		enum guard_login_result want = k < 5 ? GUARD_LOGIN_OK :
+		    GUARD_LOGIN_BLOCKED;
+
+		for (unsigned i = 0; i < k; i++) {
+			enum guard_login_result r = login(g, &a, 0, T0 + i);
+
+			/* the 5th failure fails normally; after it, the
+			 * address is blocked */
+			CHECK(r == (i < 5 ? GUARD_LOGIN_FAILED :
+			    GUARD_LOGIN_BLOCKED));
+		}
+		CHECK(login(g, &a, 1, T0 + 100) == want);
+		CHECK(rec.fired == (k >= 5 ? 1u : 0u));
+		guard_free(&g);
+	}
+}
+
+static void
+test_login_block_and_expiry(void)
+{
+	struct guard *g = login_guard();
+	struct ipaddr a = ip_of("192.0.2.10"), b = ip_of("192.0.2.11");
+	uint64_t t = T0, until;
+
+	for (int i = 0; i < 5; i++)
+		CHECK(login(g, &a, 0, t += SEC) == GUARD_LOGIN_FAILED);
+	CHECK(rec.fired == 1 && rec.block.kind == GUARD_BLOCK_LOGINS);
+	CHECK(rec.block.attempts == 5);
+	CHECK(rec.block.until_ms == t + 10 * MIN);
+	until = rec.block.until_ms;
+	CHECK(login(g, &a, 1, t) == GUARD_LOGIN_BLOCKED);
+	CHECK(login(g, &a, 1, until - 1) == GUARD_LOGIN_BLOCKED);
+	CHECK(stats(g).logins_pretended == 2);
+	/* another address is not affected */
+	CHECK(login(g, &b, 1, t) == GUARD_LOGIN_OK);
+	/* login-blocked addresses still connect */
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t) == GUARD_ACCEPT);
+	CHECK(guard_block_find(g, &a, until - 1) != NULL);
+	CHECK(guard_block_find(g, &a, until) == NULL);
+	CHECK(login(g, &a, 1, until) == GUARD_LOGIN_OK);
+	guard_expire(g, until);
+	CHECK(rec.lifted_expired == 1);
+	CHECK(login(g, &a, 1, until + 1) == GUARD_LOGIN_OK);
+	guard_free(&g);
+}
+
+/* Attempts all begun before any ends (same millisecond); one has the
+ * right password and ends at position pos. */
+static void
+parallel(unsigned wrong, size_t pos, enum guard_login_result *right_r,
+    unsigned *fired_r)
+{
+	struct guard *g = login_guard();
+	struct ipaddr a = ip_of("192.0.2.20");
+	struct guard_login t[32], tr;
+	size_t w = 0;
+
+	for (unsigned i = 0; i < wrong; i++)
+		guard_login_begin(g, &a, GUARD_SMTP, T0, &t[i]);
+	guard_login_begin(g, &a, GUARD_SMTP, T0, &tr);
+	for (size_t end = 0; end <= wrong; end++) {
+		if (end == pos) {
+			*right_r = guard_login_end(g, &tr, 1, "u", T0);
+		} else {
+			enum guard_login_result r;
+
+			/* reverse begin order, to mix things up */
+			r = guard_login_end(g, &t[wrong - 1 - w++], 0, "u",
+			    T0);
+			CHECK(r != GUARD_LOGIN_OK);
+		}
+	}
+	*fired_r = rec.fired;
+	guard_free(&g);
+}
+
+static void
+test_login_parallel(void)
+{
+	static const struct {
+		unsigned wrong;
+		enum guard_login_result want;
+	} cases[] = {
+		{ 0, GUARD_LOGIN_OK },
+		{ 3, GUARD_LOGIN_OK },
+		{ 4, GUARD_LOGIN_OK },
+		/* N failures in flight: the (N+1)-th is refused */
+		{ 5, GUARD_LOGIN_BLOCKED },
+		{ 6, GUARD_LOGIN_BLOCKED },
+		{ 20, GUARD_LOGIN_BLOCKED },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (size_t pos = 0; pos <= cases[c].wrong; pos++) {
+			enum guard_login_result r = GUARD_LOGIN_FAILED;
+			unsigned fired;
+
+			parallel(cases[c].wrong, pos, &r, &fired);
+			if (r != cases[c].want)
+				fprintf(stderr, "  %u wrong, right ends at "
+				    "%zu: %d\n", cases[c].wrong, pos, r);
+			CHECK(r == cases[c].want);
+			CHECK(fired == (cases[c].wrong >= 5 ? 1u : 0u));
+		}
+	}
+}
+
+/* Mixed: some failures already made, some in flight. */
+static void
+test_login_made_plus_in_flight(void)
+{
+	struct ipaddr a = ip_of("192.0.2.21");
+
+	for (unsigned made = 0; made <= 5; made++) {
+		for (unsigned flight = 0; made + flight <= 6; flight++) {
+			struct guard *g = login_guard();
+			struct guard_login t[8], tr;
+			enum guard_login_result r, want;
+
+			for (unsigned i = 0; i < made; i++)
+				CHECK(login(g, &a, 0, T0 + i) ==
+				    GUARD_LOGIN_FAILED);
+			for (unsigned i = 0; i < flight; i++)
+				guard_login_begin(g, &a, GUARD_IMAP, T0 + 10,
+				    &t[i]);
+			guard_login_begin(g, &a, GUARD_IMAP, T0 + 10, &tr);
+			r = guard_login_end(g, &tr, 1, "u", T0 + 11);
+			want = made + flight < 5 ? GUARD_LOGIN_OK :
+			    GUARD_LOGIN_BLOCKED;
+			if (r != want)
+				fprintf(stderr, "  made %u flight %u: %d\n",
+				    made, flight, r);
+			CHECK(r == want);
+			for (unsigned i = 0; i < flight; i++)
+				guard_login_end(g, &t[i], 1, "u", T0 + 12);
+			guard_free(&g);
+		}
+	}
+}
+
+/* A right password that ends while the others are in flight does not
+ * count as a failure: the in-flight ones that then fail still leave
+ * room for a later right one. */
+static void
+test_login_success_not_counted(void)
+{
+	struct guard *g = login_guard();
+	struct ipaddr a = ip_of("192.0.2.22");
+
+	for (int i = 0; i < 20; i++)
+		CHECK(login(g, &a, 1, T0 + (uint64_t)i) == GUARD_LOGIN_OK);
+	for (int i = 0; i < 4; i++)
+		CHECK(login(g, &a, 0, T0 + 100) == GUARD_LOGIN_FAILED);
+	CHECK(login(g, &a, 1, T0 + 101) == GUARD_LOGIN_OK);
+	CHECK(rec.fired == 0);
+	guard_free(&g);
+}
+
+/* invalid-login then brute-force: failures keep counting while
+ * login-blocked, and the 50th blocks connections. */
+static void
+test_escalation(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.30");
+	const struct guard_rule *rules;
+	size_t n;
+	uint64_t t = T0;
+
+	rules = default_rules(&n);
+	guard_set_rules(g, rules, n);
+	for (int i = 1; i <= 50; i++) {
+		enum guard_login_result r = login(g, &a, 0, t += 100);
+
+		CHECK(r == (i <= 5 ? GUARD_LOGIN_FAILED :
+		    GUARD_LOGIN_BLOCKED));
+		if (i == 5)
+			CHECK(fires_of("invalid-login") == 1);
+		if (i < 50) {
+			CHECK(guard_connect(g, &a, GUARD_SMTP, t) ==
+			    GUARD_ACCEPT);
+			CHECK(fires_of("brute-force") == 0);
+		}
+	}
+	CHECK(fires_of("invalid-login") == 1);
+	CHECK(fires_of("brute-force") == 1);
+	CHECK(rec.block.kind == GUARD_BLOCK_CONNECTIONS);
+	CHECK(rec.block.until_ms == t + 30 * MIN);
+	CHECK(rec.block.attempts == 50);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t) == GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &a, GUARD_HTTP, t + 30 * MIN - 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(login(g, &a, 1, t + 1) == GUARD_LOGIN_BLOCKED);
+	/* further failures do not fire again */
+	for (int i = 0; i < 20; i++)
+		login(g, &a, 0, t + 2);
+	CHECK(rec.fired == 2);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t + 30 * MIN) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+/* A brute-force rule alone: 50 failures refuse connect. */
+static void
+test_brute_force_refuses_connect(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("2001:db8:99::1");
+
+	set_one_rule(g, rule_of("brute-force", GUARD_EV_AUTH_FAIL,
+	    ALL_PROTOS, 50, 10 * MIN, 30 * MIN, GUARD_BLOCK_CONNECTIONS));
+	for (int i = 0; i < 49; i++)
+		CHECK(login(g, &a, 0, T0 + (uint64_t)i) == GUARD_LOGIN_FAILED);
+	CHECK(guard_connect(g, &a, GUARD_IMAP, T0 + 49) == GUARD_ACCEPT);
+	CHECK(login(g, &a, 0, T0 + 49) == GUARD_LOGIN_FAILED);
+	CHECK(guard_connect(g, &a, GUARD_IMAP, T0 + 50) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(login(g, &a, 1, T0 + 50) == GUARD_LOGIN_BLOCKED);
+	guard_free(&g);
+}
+
+/* fired once per block, with its contents; not again while in force;
+ * again after the block ended. */
+static void
+test_hook_once_per_block(void)
+{
+	struct guard *g = login_guard();
+	struct ipaddr a = ip_of("192.0.2.40");
+	struct cidr key = guard_key(g, &a);
+	uint64_t t = T0, until;
+
+	for (int i = 0; i < 5; i++)
+		login(g, &a, 0, t += 10);
+	CHECK(rec.fired == 1 && rec.fired_with_block == 1);
+	CHECK_STR(rec.rule.name, "invalid-login");
+	CHECK(rec.rule.count == 5);
+	CHECK(cidr_eq(&rec.block.range, &key));
+	CHECK(rec.block.kind == GUARD_BLOCK_LOGINS);
+	CHECK(rec.block.created_ms == t);
+	CHECK(rec.block.until_ms == t + 10 * MIN);
+	CHECK_STR(rec.block.rule, "invalid-login");
+	CHECK(rec.block.attempts == 5);
+	CHECK(rec.block.proto == GUARD_SMTP);
+	CHECK(rec.user_null);
+	until = rec.block.until_ms;
+	/* 100 more failures inside the block: no new fire */
+	for (int i = 0; i < 100; i++)
+		CHECK(login(g, &a, 0, t + 1 + (uint64_t)i) ==
+		    GUARD_LOGIN_BLOCKED);
+	CHECK(rec.fired == 1);
+	CHECK(stats(g).blocks == 1);
+	/* after the block: 5 more failures fire again, once */
+	for (int i = 0; i < 5; i++)
+		login(g, &a, 0, until + 10 * MIN + (uint64_t)i);
+	CHECK(rec.fired == 2);
+	CHECK(rec.block.created_ms == until + 10 * MIN + 4);
+	guard_free(&g);
+}
+
+/* ---- lists ---- */
+
+static void
+test_allow_never_counted(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.50"), v6 = ip_of("2001:db8:7::9");
+	struct guard_list_entry e;
+	const struct guard_rule *rules;
+	size_t n;
+
+	rules = default_rules(&n);
+	guard_set_rules(g, rules, n);
+	memset(&e, 0, sizeof(e));
+	e.range = cidr_of("192.0.2.50/32");
+	e.list = GUARD_ALLOW;
+	snprintf(e.comment, sizeof(e.comment), "monitoring");
+	guard_list_set(g, &e);
+	e.range = cidr_of("2001:db8:7::/48");
+	guard_list_set(g, &e);
+	for (int i = 0; i < 500; i++) {
+		CHECK(guard_connect(g, &a, GUARD_SMTP, T0) == GUARD_ACCEPT);
+		CHECK(guard_connect(g, &v6, GUARD_SMTP, T0) == GUARD_ACCEPT);
+		CHECK(login(g, &a, 0, T0) == GUARD_LOGIN_FAILED);
+		CHECK(login(g, &v6, 0, T0) == GUARD_LOGIN_FAILED);
+		guard_session_end(g, &a, GUARD_SMTP, 0, T0);
+		guard_unknown_rcpt(g, &a, GUARD_SMTP, T0);
+	}
+	CHECK(login(g, &a, 1, T0) == GUARD_LOGIN_OK);
+	CHECK(login(g, &v6, 1, T0) == GUARD_LOGIN_OK);
+	CHECK(rec.fired == 0);
+	CHECK(stats(g).tracked == 0);
+	CHECK(stats(g).blocked == 0);
+	CHECK(guard_block_find(g, &a, T0) == NULL);
+	/* an allow-listed address is not refused by a block either */
+	{
+		struct guard_block b;
+
+		memset(&b, 0, sizeof(b));
+		b.range = cidr_of("192.0.2.0/24");
+		b.kind = GUARD_BLOCK_CONNECTIONS;
+		guard_block_add(g, &b);
+		CHECK(guard_connect(g, &a, GUARD_SMTP, T0) == GUARD_ACCEPT);
+		CHECK(login(g, &a, 1, T0) == GUARD_LOGIN_OK);
+	}
+	guard_free(&g);
+}
+
+static void
+test_deny_hook(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("203.0.113.9");
+	struct guard_list_entry e;
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3, MIN,
+	    MIN, GUARD_BLOCK_CONNECTIONS));
+	memset(&e, 0, sizeof(e));
+	e.range = cidr_of("203.0.113.0/24");
+	e.list = GUARD_DENY;
+	snprintf(e.comment, sizeof(e.comment), "spam source");
+	guard_list_set(g, &e);
+	for (int i = 0; i < 10; i++)
+		CHECK(guard_connect(g, &a, GUARD_IMAP, T0) ==
+		    GUARD_REFUSE_DENIED);
+	CHECK(rec.denied == 10);
+	CHECK(memcmp(rec.denied_ip.a, a.a, 16) == 0);
+	CHECK(cidr_eq(&rec.denied_entry.range, &e.range));
+	CHECK(rec.denied_entry.list == GUARD_DENY);
+	CHECK_STR(rec.denied_entry.comment, "spam source");
+	CHECK(rec.denied_proto == GUARD_IMAP);
+	CHECK(stats(g).refused_denied == 10);
+	CHECK(stats(g).refused_blocked == 0);
+	/* denied connections are not counted, so no block */
+	CHECK(rec.fired == 0 && stats(g).tracked == 0);
+	CHECK(guard_list_del(g, &e.range, GUARD_DENY) == 1);
+	CHECK(guard_list_del(g, &e.range, GUARD_DENY) == 0);
+	CHECK(guard_connect(g, &a, GUARD_IMAP, T0) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+struct list_item {
+	const char *range;
+	enum guard_list list;
+	uint64_t expires;	/* offset from T0; 0: never */
+	const char *comment;
+};
+
+struct list_query {
+	const char *ip;
+	uint64_t at;		/* offset from T0 */
+	enum guard_verdict want;
+	const char *entry;	/* comment of the deciding entry, or NULL */
+};
+
+struct list_case {
+	struct list_item items[4];
+	struct list_query q[6];
+};
+
+static const struct list_case list_cases[] = {
+	/* an allowed /32 inside a denied /16 */
+	{ { { "10.0.0.0/16", GUARD_DENY, 0, "d16" },
+	    { "10.0.1.5/32", GUARD_ALLOW, 0, "a32" } },
+	  { { "10.0.1.5", 0, GUARD_ACCEPT, "a32" },
+	    { "10.0.1.6", 0, GUARD_REFUSE_DENIED, "d16" },
+	    { "10.1.0.1", 0, GUARD_ACCEPT, NULL } } },
+	/* a denied /32 inside an allowed /16 */
+	{ { { "10.1.0.0/16", GUARD_ALLOW, 0, "a16" },
+	    { "10.1.2.3", GUARD_DENY, 0, "d32" } },
+	  { { "10.1.2.3", 0, GUARD_REFUSE_DENIED, "d32" },
+	    { "10.1.2.4", 0, GUARD_ACCEPT, "a16" } } },
+	/* equal prefixes: deny wins */
+	{ { { "10.2.0.0/24", GUARD_ALLOW, 0, "a24" },
+	    { "10.2.0.0/24", GUARD_DENY, 0, "d24" } },
+	  { { "10.2.0.9", 0, GUARD_REFUSE_DENIED, "d24" } } },
+	/* expiry: in force until expires_ms, exclusive */
+	{ { { "10.3.0.0/24", GUARD_DENY, 5000, "d-exp" } },
+	  { { "10.3.0.1", 0, GUARD_REFUSE_DENIED, "d-exp" },
+	    { "10.3.0.1", 4999, GUARD_REFUSE_DENIED, "d-exp" },
+	    { "10.3.0.1", 5000, GUARD_ACCEPT, NULL },
+	    { "10.3.0.1", 9999999, GUARD_ACCEPT, NULL } } },
+	/* an expired allowed /32 no longer shadows the denied /16 */
+	{ { { "10.4.0.0/16", GUARD_DENY, 0, "d16" },
+	    { "10.4.0.7", GUARD_ALLOW, 100, "a-exp" } },
+	  { { "10.4.0.7", 99, GUARD_ACCEPT, "a-exp" },
+	    { "10.4.0.7", 100, GUARD_REFUSE_DENIED, "d16" } } },
+	/* an expired longer deny: the allow beneath decides */
+	{ { { "10.5.0.0/16", GUARD_ALLOW, 0, "a16" },
+	    { "10.5.0.0/24", GUARD_DENY, 100, "d-exp" } },
+	  { { "10.5.0.1", 0, GUARD_REFUSE_DENIED, "d-exp" },
+	    { "10.5.0.1", 100, GUARD_ACCEPT, "a16" } } },
+	/* IPv6 ranges */
+	{ { { "2001:db8::/32", GUARD_DENY, 0, "d32" },
+	    { "2001:db8:1::/48", GUARD_ALLOW, 0, "a48" },
+	    { "2001:db8:1:2::7/128", GUARD_DENY, 0, "d128" } },
+	  { { "2001:db8:1::1", 0, GUARD_ACCEPT, "a48" },
+	    { "2001:db8:2::1", 0, GUARD_REFUSE_DENIED, "d32" },
+	    { "2001:db8:1:2::7", 0, GUARD_REFUSE_DENIED, "d128" },
+	    { "2001:db8:1:2::8", 0, GUARD_ACCEPT, "a48" },
+	    { "2001:db9::1", 0, GUARD_ACCEPT, NULL },
+	    { "10.0.0.1", 0, GUARD_ACCEPT, NULL } } },
+	/* ::/0 is every IPv6 address, no IPv4 one */
+	{ { { "::/0", GUARD_DENY, 0, "all6" } },
+	  { { "2001:db8::1", 0, GUARD_REFUSE_DENIED, "all6" },
+	    { "::1", 0, GUARD_REFUSE_DENIED, "all6" },
+	    { "192.0.2.1", 0, GUARD_ACCEPT, NULL },
+	    { "127.0.0.1", 0, GUARD_ACCEPT, NULL } } },
+	/* 0.0.0.0/0 is every IPv4 address, no IPv6 one */
+	{ { { "0.0.0.0/0", GUARD_DENY, 0, "all4" } },
+	  { { "192.0.2.1", 0, GUARD_REFUSE_DENIED, "all4" },
+	    { "0.0.0.0", 0, GUARD_REFUSE_DENIED, "all4" },
+	    { "2001:db8::1", 0, GUARD_ACCEPT, NULL },
+	    { "::", 0, GUARD_ACCEPT, NULL } } },
+	/* deny all IPv4 but allow a /8, deny all IPv6 but allow a /64 */
+	{ { { "0.0.0.0/0", GUARD_DENY, 0, "all4" },
+	    { "127.0.0.0/8", GUARD_ALLOW, 0, "lo" },
+	    { "::/0", GUARD_DENY, 0, "all6" },
+	    { "2001:db8:5:6::/64", GUARD_ALLOW, 0, "net64" } },
+	  { { "127.1.2.3", 0, GUARD_ACCEPT, "lo" },
+	    { "128.0.0.1", 0, GUARD_REFUSE_DENIED, "all4" },
+	    { "2001:db8:5:6::abcd", 0, GUARD_ACCEPT, "net64" },
+	    { "2001:db8:5:7::1", 0, GUARD_REFUSE_DENIED, "all6" } } },
+};
+
+static void
+test_list_table(void)
+{
+	for (size_t c = 0; c < sizeof(list_cases) / sizeof(list_cases[0]);
+	    c++) {
+		const struct list_case *lc = &list_cases[c];
+		struct guard *g = new_guard(1000);
+
+		set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS,
+		    1000, MIN, MIN, GUARD_BLOCK_CONNECTIONS));
+		for (size_t i = 0; i < 4 && lc->items[i].range != NULL; i++) {
+			const struct list_item *it = &lc->items[i];
+			struct guard_list_entry e;
+
+			memset(&e, 0, sizeof(e));
+			e.range = cidr_of(it->range);
+			e.list = it->list;
+			e.expires_ms = it->expires ? T0 + it->expires : 0;
+			snprintf(e.comment, sizeof(e.comment), "%s",
+			    it->comment);
+			guard_list_set(g, &e);
+		}
+		for (size_t i = 0; i < 6 && lc->q[i].ip != NULL; i++) {
+			const struct list_query *q = &lc->q[i];
+			struct ipaddr ip = ip_of(q->ip);
+			const struct guard_list_entry *m;
+			enum guard_verdict v;
+
+			m = guard_list_match(g, &ip, T0 + q->at);
+			v = guard_connect(g, &ip, GUARD_SMTP, T0 + q->at);
+			if (v != q->want || (m == NULL) != (q->entry == NULL) ||
+			    (m != NULL && strcmp(m->comment, q->entry) != 0)) {
+				fprintf(stderr, "  case %zu %s at +%llu: verdict "
+				    "%d, entry %s\n", c, q->ip,
+				    (unsigned long long)q->at, v,
+				    m ? m->comment : "none");
+				CHECK(!"list decision");
+			}
+		}
+		guard_free(&g);
+	}
+}
+
+static void
+test_list_replace_del_clear_expire(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("10.9.0.1");
+	struct guard_list_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.range = cidr_of("10.9.0.0/16");
+	e.list = GUARD_DENY;
+	snprintf(e.comment, sizeof(e.comment), "first");
+	guard_list_set(g, &e);
+	snprintf(e.comment, sizeof(e.comment), "second");
+	e.expires_ms = T0 + 10;
+	guard_list_set(g, &e);
+	CHECK(guard_list_match(g, &a, T0) != NULL);
+	CHECK_STR(guard_list_match(g, &a, T0)->comment, "second");
+	CHECK(guard_list_match(g, &a, T0 + 10) == NULL);
+	/* guard_expire drops expired list entries */
+	guard_expire(g, T0 + 10);
+	CHECK(guard_list_del(g, &e.range, GUARD_DENY) == 0);
+	e.expires_ms = 0;
+	guard_list_set(g, &e);
+	/* the other list's range of the same text is another entry */
+	CHECK(guard_list_del(g, &e.range, GUARD_ALLOW) == 0);
+	CHECK(guard_list_match(g, &a, T0) != NULL);
+	guard_list_clear(g);
+	CHECK(guard_list_match(g, &a, T0) == NULL);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	/* usable after clearing */
+	guard_list_set(g, &e);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0) == GUARD_REFUSE_DENIED);
+	guard_free(&g);
+}
+
+/* ---- IPv6 aggregation ---- */
+
+static void
+test_ipv6_aggregation(void)
+{
+	struct guard *g = new_guard(1000);
+	char s[64];
+	struct ipaddr other = ip_of("2001:db8:1:3::1");
+	struct cidr net = cidr_of("2001:db8:1:2::/64");
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 5, MIN,
+	    MIN, GUARD_BLOCK_CONNECTIONS));
+	/* five different addresses of one /64 */
+	for (int i = 1; i <= 5; i++) {
+		struct ipaddr ip;
+
+		snprintf(s, sizeof(s), "2001:db8:1:2:%x::%x", i * 7, i);
+		ip = ip_of(s);
+		CHECK(guard_connect(g, &ip, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	}
+	CHECK(rec.fired == 1);
+	CHECK(cidr_eq(&rec.block.range, &net));
+	CHECK(stats(g).tracked == 1);
+	/* rotating within the /64 does not help */
+	for (int i = 100; i < 120; i++) {
+		struct ipaddr ip;
+
+		snprintf(s, sizeof(s), "2001:db8:1:2:ffff:%x::1", i);
+		ip = ip_of(s);
+		CHECK(guard_connect(g, &ip, GUARD_SMTP, T0 + 1) ==
+		    GUARD_REFUSE_BLOCKED);
+	}
+	/* the next /64 is separate */
+	CHECK(guard_connect(g, &other, GUARD_SMTP, T0 + 1) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+static void
+test_ipv6_prefix_48(void)
+{
+	struct guard *g = new_guard(1000);
+	char s[64];
+	struct ipaddr other = ip_of("2001:db8:2::1");
+	struct cidr net = cidr_of("2001:db8:1::/48");
+
+	guard_set_ipv6_prefix(g, 48);
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 5, MIN,
+	    MIN, GUARD_BLOCK_CONNECTIONS));
+	/* five different /64s of one /48 */
+	for (int i = 1; i <= 5; i++) {
+		struct ipaddr ip;
+
+		snprintf(s, sizeof(s), "2001:db8:1:%x::1", i * 0x1111);
+		ip = ip_of(s);
+		CHECK(guard_connect(g, &ip, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	}
+	CHECK(rec.fired == 1);
+	CHECK(cidr_eq(&rec.block.range, &net));
+	{
+		struct ipaddr ip = ip_of("2001:db8:1:ffff::2");
+
+		CHECK(guard_connect(g, &ip, GUARD_SMTP, T0) ==
+		    GUARD_REFUSE_BLOCKED);
+	}
+	CHECK(guard_connect(g, &other, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+/* Logins from one /64 count together and are blocked together. */
+static void
+test_ipv6_login_aggregation(void)
+{
+	struct guard *g = login_guard();
+	char s[64];
+
+	for (int i = 1; i <= 5; i++) {
+		struct ipaddr ip;
+
+		snprintf(s, sizeof(s), "2001:db8:aa:bb::%x", i);
+		ip = ip_of(s);
+		CHECK(login(g, &ip, 0, T0) == GUARD_LOGIN_FAILED);
+	}
+	{
+		struct ipaddr ip = ip_of("2001:db8:aa:bb:1:2:3:4");
+		struct ipaddr ip2 = ip_of("2001:db8:aa:bc::1");
+
+		CHECK(login(g, &ip, 1, T0) == GUARD_LOGIN_BLOCKED);
+		CHECK(login(g, &ip2, 1, T0) == GUARD_LOGIN_OK);
+	}
+	guard_free(&g);
+}
+
+/* ---- admin blocks ---- */
+
+static void
+test_admin_block_cidr(void)
+{
+	struct guard *g = new_guard(1000);
+	struct guard_block b;
+	struct ipaddr in = ip_of("10.200.3.4"), out = ip_of("11.0.0.1");
+	const struct guard_block *f;
+
+	memset(&b, 0, sizeof(b));
+	b.range = cidr_of("10.0.0.0/8");
+	b.kind = GUARD_BLOCK_CONNECTIONS;
+	b.created_ms = T0;
+	b.until_ms = T0 + HOUR;
+	snprintf(b.reason, sizeof(b.reason), "abuse report");
+	guard_block_add(g, &b);
+	CHECK(rec.fired == 0);
+	CHECK(guard_connect(g, &in, GUARD_SMTP, T0) == GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &out, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	CHECK(login(g, &in, 1, T0) == GUARD_LOGIN_BLOCKED);
+	f = guard_block_find(g, &in, T0);
+	CHECK(f != NULL && f->rule[0] == '\0');
+	CHECK(f != NULL && strcmp(f->reason, "abuse report") == 0);
+	/* a longer one inside it: replaced, not added, for the same range */
+	b.until_ms = T0 + 2 * HOUR;
+	guard_block_add(g, &b);
+	CHECK(stats(g).blocked == 1);
+	CHECK(guard_connect(g, &in, GUARD_SMTP, T0 + HOUR) ==
+	    GUARD_REFUSE_BLOCKED);
+	/* lifting a range that is not blocked */
+	{
+		struct cidr none = cidr_of("10.0.0.0/16");
+
+		CHECK(guard_unblock(g, &none, T0) == 0);
+		CHECK(rec.lifted == 0);
+	}
+	CHECK(guard_unblock(g, &b.range, T0) == 1);
+	CHECK(rec.lifted == 1 && rec.last_expired == 0 &&
+	    rec.lifted_expired == 0);
+	CHECK(cidr_eq(&rec.lifted_block.range, &b.range));
+	CHECK_STR(rec.lifted_block.reason, "abuse report");
+	CHECK(guard_unblock(g, &b.range, T0) == 0);
+	CHECK(guard_connect(g, &in, GUARD_SMTP, T0 + 1) == GUARD_ACCEPT);
+	CHECK(login(g, &in, 1, T0 + 1) == GUARD_LOGIN_OK);
+	guard_free(&g);
+}
+
+static void
+test_admin_block_forever(void)
+{
+	struct guard *g = new_guard(1000);
+	struct guard_block b;
+	struct ipaddr v6 = ip_of("2001:db8:ff::1");
+
+	memset(&b, 0, sizeof(b));
+	b.range = cidr_of("2001:db8::/32");
+	b.kind = GUARD_BLOCK_CONNECTIONS;
+	b.until_ms = 0;
+	guard_block_add(g, &b);
+	CHECK(guard_connect(g, &v6, GUARD_SMTP, T0) == GUARD_REFUSE_BLOCKED);
+	guard_expire(g, T0 + 1000 * HOUR);
+	CHECK(rec.lifted == 0);
+	CHECK(guard_connect(g, &v6, GUARD_SMTP, T0 + 1000 * HOUR) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_block_find(g, &v6, UINT64_MAX) != NULL);
+	CHECK(guard_unblock(g, &b.range, T0) == 1);
+	CHECK(guard_connect(g, &v6, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+static void
+test_admin_block_logins(void)
+{
+	struct guard *g = new_guard(1000);
+	struct guard_block b;
+	struct ipaddr in = ip_of("192.0.2.77"), out = ip_of("192.0.2.78");
+
+	memset(&b, 0, sizeof(b));
+	b.range = cidr_of("192.0.2.77");
+	b.kind = GUARD_BLOCK_LOGINS;
+	b.until_ms = T0 + MIN;
+	guard_block_add(g, &b);
+	CHECK(guard_connect(g, &in, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	CHECK(login(g, &in, 1, T0) == GUARD_LOGIN_BLOCKED);
+	CHECK(login(g, &in, 0, T0) == GUARD_LOGIN_BLOCKED);
+	CHECK(login(g, &out, 1, T0) == GUARD_LOGIN_OK);
+	CHECK(login(g, &in, 1, T0 + MIN) == GUARD_LOGIN_OK);
+	guard_free(&g);
+}
+
+/* A logins-only block of one IPv6 address (or any range longer than
+ * the counting prefix) must apply to logins from that address. */
+static void
+test_admin_block_logins_ipv6_host(void)
+{
+	static const char *const ranges[] = {
+		"2001:db8:1:2::5/128", "2001:db8:1:2::/80", "2001:db8:1:2::/64",
+		"2001:db8::/32",
+	};
+
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		struct guard *g = new_guard(1000);
+		struct guard_block b;
+		struct ipaddr in = ip_of("2001:db8:1:2::5");
+		enum guard_login_result r;
+
+		memset(&b, 0, sizeof(b));
+		b.range = cidr_of(ranges[i]);
+		b.kind = GUARD_BLOCK_LOGINS;
+		guard_block_add(g, &b);
+		CHECK(guard_block_find(g, &in, T0) != NULL);
+		r = login(g, &in, 1, T0);
+		if (r != GUARD_LOGIN_BLOCKED)
+			fprintf(stderr, "  logins block %s: login from "
+			    "2001:db8:1:2::5 gives %d\n", ranges[i], r);
+		CHECK(r == GUARD_LOGIN_BLOCKED);
+		guard_free(&g);
+	}
+}
+
+/* ---- bad sessions, unknown recipients ---- */
+
+static void
+test_bad_sessions(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.90");
+	uint64_t t = T0;
+
+	set_one_rule(g, rule_of("bad-sessions", GUARD_EV_BAD_SESSION,
+	    SMTP_ONLY, 3, 5 * MIN, 5 * MIN, GUARD_BLOCK_CONNECTIONS));
+	/* other protocols and good sessions do not count */
+	for (int i = 0; i < 10; i++) {
+		guard_session_end(g, &a, GUARD_POP3, 0, t++);
+		guard_session_end(g, &a, GUARD_IMAP, 0, t++);
+		guard_session_end(g, &a, GUARD_SMTP, 1, t++);
+	}
+	CHECK(rec.fired == 0);
+	guard_session_end(g, &a, GUARD_SMTP, 0, t++);
+	guard_session_end(g, &a, GUARD_SMTP, 0, t++);
+	guard_session_end(g, &a, GUARD_HTTP, 0, t++);
+	CHECK(rec.fired == 0);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t) == GUARD_ACCEPT);
+	guard_session_end(g, &a, GUARD_SMTP, 0, t);
+	CHECK(rec.fired == 1);
+	CHECK_STR(rec.block.rule, "bad-sessions");
+	CHECK(rec.block.until_ms == t + 5 * MIN);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t) == GUARD_REFUSE_BLOCKED);
+	/* a connections block refuses every protocol */
+	CHECK(guard_connect(g, &a, GUARD_IMAP, t) == GUARD_REFUSE_BLOCKED);
+	guard_free(&g);
+}
+
+static void
+test_unknown_rcpt(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.91"), b = ip_of("192.0.2.92");
+	uint64_t t = T0;
+
+	set_one_rule(g, rule_of("harvest", GUARD_EV_UNKNOWN_RCPT, SMTP_ONLY,
+	    4, 5 * MIN, 30 * MIN, GUARD_BLOCK_CONNECTIONS));
+	for (int i = 0; i < 10; i++)
+		guard_unknown_rcpt(g, &a, GUARD_IMAP, t++);
+	for (int i = 0; i < 3; i++) {
+		guard_unknown_rcpt(g, &a, GUARD_SMTP, t++);
+		guard_unknown_rcpt(g, &b, GUARD_SMTP, t++);
+	}
+	CHECK(rec.fired == 0);
+	/* the 4th, exactly 5 minutes after the 1st: outside */
+	guard_unknown_rcpt(g, &a, GUARD_SMTP, T0 + 10 + 5 * MIN);
+	CHECK(rec.fired == 0);
+	guard_unknown_rcpt(g, &a, GUARD_SMTP, T0 + 10 + 5 * MIN + 1);
+	CHECK(rec.fired == 1);
+	CHECK_STR(rec.block.rule, "harvest");
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0 + 10 + 5 * MIN + 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, T0 + 10 + 5 * MIN + 1) ==
+	    GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+/* Two rules on one event with different protocols: each counts only
+ * the events of its own protocols. */
+static void
+test_rule_protocols_separate(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.93");
+	struct guard_rule rules[2];
+
+	rules[0] = rule_of("smtp-bad", GUARD_EV_BAD_SESSION, SMTP_ONLY, 3,
+	    5 * MIN, 5 * MIN, GUARD_BLOCK_CONNECTIONS);
+	rules[1] = rule_of("pop3-bad", GUARD_EV_BAD_SESSION,
+	    1u << GUARD_POP3, 100, 5 * MIN, 5 * MIN,
+	    GUARD_BLOCK_CONNECTIONS);
+	guard_set_rules(g, rules, 2);
+	guard_session_end(g, &a, GUARD_POP3, 0, T0);
+	guard_session_end(g, &a, GUARD_POP3, 0, T0 + 1);
+	guard_session_end(g, &a, GUARD_SMTP, 0, T0 + 2);
+	/* one SMTP bad session: smtp-bad (3) must not fire */
+	if (rec.fired != 0)
+		fprintf(stderr, "  1 smtp + 2 pop3 bad sessions fired %s\n",
+		    rec.rule.name);
+	CHECK(fires_of("smtp-bad") == 0);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0 + 3) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+/* The same for login rules and the decision of a login. */
+static void
+test_login_rule_protocols_separate(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.94");
+	struct guard_rule rules[2];
+	struct guard_login t;
+	enum guard_login_result r;
+
+	rules[0] = rule_of("smtp-login", GUARD_EV_AUTH_FAIL, SMTP_ONLY, 3,
+	    10 * MIN, 10 * MIN, GUARD_BLOCK_LOGINS);
+	rules[1] = rule_of("imap-login", GUARD_EV_AUTH_FAIL,
+	    1u << GUARD_IMAP, 10, 10 * MIN, 10 * MIN, GUARD_BLOCK_LOGINS);
+	guard_set_rules(g, rules, 2);
+	for (int i = 0; i < 3; i++) {
+		guard_login_begin(g, &a, GUARD_IMAP, T0, &t);
+		CHECK(guard_login_end(g, &t, 0, "u", T0) ==
+		    GUARD_LOGIN_FAILED);
+	}
+	/* no SMTP failure yet: the right SMTP password succeeds */
+	guard_login_begin(g, &a, GUARD_SMTP, T0 + 1, &t);
+	r = guard_login_end(g, &t, 1, "u", T0 + 1);
+	if (r != GUARD_LOGIN_OK)
+		fprintf(stderr, "  3 imap failures, right smtp login: %d\n",
+		    r);
+	CHECK(r == GUARD_LOGIN_OK);
+	/* one SMTP failure must not complete the SMTP rule's 3 */
+	guard_login_begin(g, &a, GUARD_SMTP, T0 + 2, &t);
+	guard_login_end(g, &t, 0, "u", T0 + 2);
+	CHECK(fires_of("smtp-login") == 0);
+	guard_free(&g);
+}
+
+/* ---- auth-volume ---- */
+
+static void
+test_auth_volume_alert(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr ip = ip_of("192.0.2.100");
+	uint64_t t = T0;
+
+	set_one_rule(g, rule_of("auth-volume", GUARD_EV_AUTH_VOLUME,
+	    SMTP_ONLY, 3, HOUR, 0, GUARD_BLOCK_NONE));
+	for (int i = 0; i < 3; i++)
+		CHECK(guard_user_message(g, "alice", &ip, GUARD_SMTP,
+		    t += SEC) == 0);
+	CHECK(rec.fired == 0);
+	/* the 4th (more than 3) fires */
+	CHECK(guard_user_message(g, "alice", &ip, GUARD_SMTP, t += SEC) == 0);
+	CHECK(rec.fired == 1);
+	CHECK_STR(rec.rule.name, "auth-volume");
+	CHECK(!rec.user_null && strcmp(rec.user, "alice") == 0);
+	CHECK(rec.fired_with_block == 0);
+	CHECK(stats(g).blocked == 0 && stats(g).blocks == 0);
+	/* not again within the window */
+	for (int i = 0; i < 50; i++)
+		guard_user_message(g, "alice", &ip, GUARD_SMTP, t += SEC);
+	CHECK(rec.fired == 1);
+	/* another user is counted apart; other protocols are not */
+	for (int i = 0; i < 3; i++)
+		guard_user_message(g, "bob", &ip, GUARD_SMTP, t);
+	for (int i = 0; i < 10; i++)
+		guard_user_message(g, "bob", &ip, GUARD_IMAP, t);
+	CHECK(rec.fired == 1);
+	guard_user_message(g, "bob", &ip, GUARD_SMTP, t);
+	CHECK(rec.fired == 2 && strcmp(rec.user, "bob") == 0);
+	/* alice is not blocked from anything: no address block */
+	CHECK(guard_connect(g, &ip, GUARD_SMTP, t) == GUARD_ACCEPT);
+	guard_free(&g);
+}
+
+/* The window boundary for "more than count": count + 1 messages with
+ * the first exactly W old do not fire. */
+static void
+test_auth_volume_window(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr ip = ip_of("192.0.2.100");
+
+	set_one_rule(g, rule_of("auth-volume", GUARD_EV_AUTH_VOLUME,
+	    SMTP_ONLY, 3, HOUR, 0, GUARD_BLOCK_NONE));
+	guard_user_message(g, "carol", &ip, GUARD_SMTP, T0);
+	guard_user_message(g, "carol", &ip, GUARD_SMTP, T0 + SEC);
+	guard_user_message(g, "carol", &ip, GUARD_SMTP, T0 + 2 * SEC);
+	guard_user_message(g, "carol", &ip, GUARD_SMTP, T0 + HOUR);
+	CHECK(rec.fired == 0);
+	guard_user_message(g, "carol", &ip, GUARD_SMTP, T0 + HOUR + 1);
+	CHECK(rec.fired == 1);
+	/* one ms earlier, the 4th is inside */
+	guard_user_message(g, "dan", &ip, GUARD_SMTP, T0);
+	guard_user_message(g, "dan", &ip, GUARD_SMTP, T0 + SEC);
+	guard_user_message(g, "dan", &ip, GUARD_SMTP, T0 + 2 * SEC);
+	CHECK(rec.fired == 1);
+	guard_user_message(g, "dan", &ip, GUARD_SMTP, T0 + HOUR - 1);
+	CHECK(rec.fired == 2 && strcmp(rec.user, "dan") == 0);
+	guard_free(&g);
+}
+
+static void
+test_auth_volume_hold(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr ip = ip_of("192.0.2.101");
+	uint64_t t = T0, fired_at;
+
+	set_one_rule(g, rule_of("auth-volume", GUARD_EV_AUTH_VOLUME,
+	    SMTP_ONLY, 3, HOUR, 0, GUARD_BLOCK_HOLD));
+	for (int i = 0; i < 3; i++)
+		CHECK(guard_user_message(g, "mallory", &ip, GUARD_SMTP,
+		    t += SEC) == 0);
+	CHECK(guard_user_message(g, "mallory", &ip, GUARD_SMTP,
+	    t += SEC) == 1);
+	fired_at = t;
+	CHECK(rec.fired == 1 && strcmp(rec.user, "mallory") == 0);
+	CHECK(guard_user_message(g, "mallory", &ip, GUARD_SMTP, t + 1) == 1);
+	CHECK(guard_user_message(g, "trent", &ip, GUARD_SMTP, t + 1) == 0);
+	CHECK(rec.fired == 1);
+	/* an hour later with a quiet user: released */
+	CHECK(guard_user_message(g, "mallory", &ip, GUARD_SMTP,
+	    fired_at + 2 * HOUR) == 0);
+	guard_free(&g);
+}
+
+/* Two auth-volume rules: an alert at more than 3, a hold at more than
+ * 6, in the same hour. The alert must not silence the hold. */
+static void
+test_auth_volume_two_rules(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr ip = ip_of("192.0.2.102");
+	struct guard_rule rules[2];
+	int held = 0;
+
+	rules[0] = rule_of("volume-alert", GUARD_EV_AUTH_VOLUME, SMTP_ONLY,
+	    3, HOUR, 0, GUARD_BLOCK_NONE);
+	rules[1] = rule_of("volume-hold", GUARD_EV_AUTH_VOLUME, SMTP_ONLY,
+	    6, HOUR, 0, GUARD_BLOCK_HOLD);
+	guard_set_rules(g, rules, 2);
+	for (int i = 1; i <= 7; i++)
+		held = guard_user_message(g, "dave", &ip, GUARD_SMTP,
+		    T0 + (uint64_t)i * SEC);
+	CHECK(fires_of("volume-alert") == 1);
+	if (fires_of("volume-hold") != 1 || held != 1)
+		fprintf(stderr, "  7 messages: volume-hold fired %u, held "
+		    "%d\n", fires_of("volume-hold"), held);
+	CHECK(fires_of("volume-hold") == 1);
+	CHECK(held == 1);
+	guard_free(&g);
+}
+
+/* ---- rules ---- */
+
+static void
+test_rules_reload_keeps_counts(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.110"), b = ip_of("192.0.2.111");
+	struct guard_rule r = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 5,
+	    MIN, MIN, GUARD_BLOCK_CONNECTIONS);
+
+	set_one_rule(g, r);
+	for (int i = 0; i < 3; i++)
+		guard_connect(g, &a, GUARD_SMTP, T0 + (uint64_t)i);
+	/* the same rule again, then one with a larger count and window:
+	 * the three connections are kept */
+	set_one_rule(g, r);
+	guard_connect(g, &a, GUARD_SMTP, T0 + 3);
+	CHECK(rec.fired == 0);
+	r.count = 8;
+	r.window_ms = 10 * MIN;
+	set_one_rule(g, r);
+	for (int i = 4; i < 7; i++)
+		guard_connect(g, &a, GUARD_SMTP, T0 + (uint64_t)i);
+	CHECK(rec.fired == 0);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0 + 7) == GUARD_ACCEPT);
+	CHECK(rec.fired == 1 && rec.block.attempts == 8);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0 + 8) ==
+	    GUARD_REFUSE_BLOCKED);
+	/* a lower count takes effect at the next event */
+	for (int i = 0; i < 3; i++)
+		guard_connect(g, &b, GUARD_SMTP, T0 + (uint64_t)i);
+	r.count = 4;
+	set_one_rule(g, r);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, T0 + 10) == GUARD_ACCEPT);
+	CHECK(rec.fired == 2);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, T0 + 11) ==
+	    GUARD_REFUSE_BLOCKED);
+	/* rule off (count 0): nothing counted, nothing fires */
+	r.count = 0;
+	set_one_rule(g, r);
+	{
+		struct ipaddr c = ip_of("192.0.2.112");
+
+		for (int i = 0; i < 100; i++)
+			CHECK(guard_connect(g, &c, GUARD_SMTP, T0 + 20) ==
+			    GUARD_ACCEPT);
+	}
+	CHECK(rec.fired == 2);
+	guard_set_rules(g, &r, 0);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, T0 + 30) ==
+	    GUARD_REFUSE_BLOCKED);
+	guard_free(&g);
+}
+
+/* Counts above GUARD_LOG_MAX are clamped (guard.h): such a rule must
+ * still fire. */
+static void
+test_rule_count_above_log_max(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.120"), ip = ip_of("192.0.2.121");
+	unsigned accepted = 0;
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 2000,
+	    HOUR, HOUR, GUARD_BLOCK_CONNECTIONS));
+	for (unsigned i = 0; i < 2100; i++)
+		if (guard_connect(g, &a, GUARD_SMTP, T0 + i) == GUARD_ACCEPT)
+			accepted++;
+	if (rec.fired != 1)
+		fprintf(stderr, "  count 2000: %u of 2100 accepted, fired %u\n",
+		    accepted, rec.fired);
+	CHECK(rec.fired == 1);
+	CHECK(accepted == GUARD_LOG_MAX || accepted == 2000);
+	guard_free(&g);
+
+	g = new_guard(1000);
+	set_one_rule(g, rule_of("auth-volume", GUARD_EV_AUTH_VOLUME,
+	    SMTP_ONLY, 1500, HOUR, 0, GUARD_BLOCK_NONE));
+	for (unsigned i = 0; i < 1600; i++)
+		guard_user_message(g, "erin", &ip, GUARD_SMTP, T0 + i);
+	if (rec.fired != 1)
+		fprintf(stderr, "  auth-volume 1500: 1600 messages, fired "
+		    "%u\n", rec.fired);
+	CHECK(rec.fired == 1);
+	guard_free(&g);
+}
+
+/* ---- time: wall clock, 32-bit offsets, rebasing ---- */
+
+/* The contract's times are wall-clock ms. Events counted before the
+ * first guard_expire() must survive it. */
+static void
+test_wall_clock_first_expire(void)
+{
+	const uint64_t tw = 1700000000000ULL;	/* Nov 2023 */
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.130");
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3,
+	    10 * SEC, MIN, GUARD_BLOCK_CONNECTIONS));
+	guard_connect(g, &a, GUARD_SMTP, tw);
+	guard_connect(g, &a, GUARD_SMTP, tw + 1);
+	guard_expire(g, tw + 2);
+	guard_connect(g, &a, GUARD_SMTP, tw + 3);
+	if (rec.fired != 1)
+		fprintf(stderr, "  3 connections in 3 ms around the first "
+		    "guard_expire: fired %u\n", rec.fired);
+	CHECK(rec.fired == 1);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, tw + 4) ==
+	    GUARD_REFUSE_BLOCKED);
+	guard_free(&g);
+}
+
+/* Wall-clock times that cross a multiple of 2^32 ms (no guard_expire
+ * yet): two events 5 s apart are not in one 1 s window. */
+static void
+test_wall_clock_2_32_boundary(void)
+{
+	const uint64_t tb = 396ULL << 32;	/* 1700807049216, Nov 2023 */
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.131");
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 2,
+	    SEC, MIN, GUARD_BLOCK_CONNECTIONS));
+	guard_connect(g, &a, GUARD_SMTP, tb - 5 * SEC);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, tb + 10) == GUARD_ACCEPT);
+	if (rec.fired != 0)
+		fprintf(stderr, "  events at 2^32*396 - 5000 and + 10 ms, "
+		    "window 1000 ms: fired\n");
+	CHECK(rec.fired == 0);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, tb + 11) == GUARD_ACCEPT);
+	CHECK(rec.fired == 1);
+	guard_free(&g);
+}
+
+/* With guard_expire() called at start and then now and then (as a
+ * server does), wall-clock times work, across the 32-bit rebase. */
+static void
+test_wall_clock_periodic_expire(void)
+{
+	const uint64_t tw = 1700000000000ULL;
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.132"), b = ip_of("192.0.2.133");
+	uint64_t t = tw;
+
+	set_one_rule(g, rule_of("w", GUARD_EV_CONNECT, ALL_PROTOS, 3,
+	    10 * SEC, 0, GUARD_BLOCK_NONE));
+	guard_expire(g, t);
+	guard_connect(g, &a, GUARD_SMTP, t + 1);
+	guard_connect(g, &a, GUARD_SMTP, t + 2);
+	guard_expire(g, t + 3);
+	guard_connect(g, &a, GUARD_SMTP, t + 4);
+	CHECK(rec.fired == 1);
+	/* 30 days of hourly guard_expire calls (crosses 2^31 ms) with
+	 * events on both sides of every call */
+	for (int h = 0; h < 30 * 24; h++) {
+		unsigned before = rec.fired;
+
+		t += HOUR;
+		guard_connect(g, &b, GUARD_SMTP, t - 9998);
+		guard_connect(g, &a, GUARD_SMTP, t - 10000);
+		guard_connect(g, &a, GUARD_SMTP, t - 1);
+		guard_connect(g, &b, GUARD_SMTP, t - 1);
+		guard_expire(g, t);
+		/* a: first one exactly 10 s old at t: outside */
+		guard_connect(g, &a, GUARD_SMTP, t);
+		CHECK(rec.fired == before);
+		/* b: first one 9999 ms old at t + 1: inside */
+		guard_connect(g, &b, GUARD_SMTP, t + 1);
+		if (rec.fired != before + 1) {
+			fprintf(stderr, "  hour %d: fired %u\n", h,
+			    rec.fired - before);
+			CHECK(!"window across guard_expire");
+			break;
+		}
+	}
+	guard_free(&g);
+}
+
+/* From a small base time (epoch 0) through the rebase at 2^31 ms. */
+static void
+test_rebase(void)
+{
+	const uint64_t r = 1ULL << 31;
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.134"), b = ip_of("192.0.2.135");
+	struct ipaddr c = ip_of("192.0.2.136");
+
+	set_one_rule(g, rule_of("w", GUARD_EV_CONNECT, ALL_PROTOS, 3,
+	    10 * SEC, 0, GUARD_BLOCK_NONE));
+	guard_expire(g, T0);
+	guard_connect(g, &a, GUARD_SMTP, r - 9998);
+	guard_connect(g, &a, GUARD_SMTP, r - 1);
+	guard_connect(g, &b, GUARD_SMTP, r - 9999);
+	guard_connect(g, &b, GUARD_SMTP, r - 1);
+	/* c: its events long before: must not count */
+	guard_connect(g, &c, GUARD_SMTP, T0);
+	guard_connect(g, &c, GUARD_SMTP, T0 + 1);
+	guard_expire(g, r);
+	guard_connect(g, &a, GUARD_SMTP, r + 1);
+	CHECK(fires_of("w") == 1);
+	guard_connect(g, &b, GUARD_SMTP, r + 1);
+	CHECK(fires_of("w") == 1);
+	guard_connect(g, &c, GUARD_SMTP, r + 1);
+	CHECK(fires_of("w") == 1);
+	guard_free(&g);
+}
+
+/* A block that ended before the rebase: its address is counted again
+ * after it. */
+static void
+test_rebase_after_block(void)
+{
+	const uint64_t r = 1ULL << 31;
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.137");
+	uint64_t t1 = r - 100 * SEC;
+	unsigned accepted = 0;
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3,
+	    10 * SEC, MIN, GUARD_BLOCK_CONNECTIONS));
+	guard_expire(g, T0);
+	for (int i = 0; i < 3; i++)
+		guard_connect(g, &a, GUARD_SMTP, t1);
+	CHECK(rec.fired == 1);
+	guard_expire(g, t1 + MIN);
+	CHECK(rec.lifted == 1);
+	guard_expire(g, r);
+	for (int i = 0; i < 10; i++)
+		if (guard_connect(g, &a, GUARD_SMTP, r + 1 +
+		    (uint64_t)i) == GUARD_ACCEPT)
+			accepted++;
+	if (accepted != 3)
+		fprintf(stderr, "  after a block ended and a rebase: %u of 10 "
+		    "accepted, fired %u\n", accepted, rec.fired);
+	CHECK(accepted == 3);
+	CHECK(rec.fired == 2);
+	guard_free(&g);
+}
+
+/* ---- bounded memory ---- */
+
+/* Entries with a login in flight are never evicted, and the table
+ * keeps finding them while other entries are evicted around them
+ * (backward-shift deletion, the last entry moved into the hole). */
+static void
+test_table_integrity_under_eviction(void)
+{
+	enum { MAXT = 2000, PINNED = 900, FLOOD = 200000 };
+	static struct guard_login pins[PINNED];
+	struct guard *g = new_guard(MAXT);
+	struct guard_rule rules[2];
+	unsigned ok = 0;
+
+	rules[0] = rule_of("invalid-login", GUARD_EV_AUTH_FAIL, ALL_PROTOS,
+	    3, HOUR, HOUR, GUARD_BLOCK_LOGINS);
+	rules[1] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 1000, MIN,
+	    MIN, GUARD_BLOCK_CONNECTIONS);
+	guard_set_rules(g, rules, 2);
+	for (unsigned i = 0; i < PINNED; i++) {
+		struct ipaddr ip = ip_of("10.0.0.0");
+
+		ip.a[13] = (uint8_t)(i >> 8);
+		ip.a[14] = (uint8_t)i;
+		CHECK(login(g, &ip, 0, T0) == GUARD_LOGIN_FAILED);
+		CHECK(login(g, &ip, 0, T0) == GUARD_LOGIN_FAILED);
+		guard_login_begin(g, &ip, GUARD_SMTP, T0, &pins[i]);
+	}
+	for (unsigned i = 0; i < FLOOD; i++) {
+		struct ipaddr ip = ip_of("172.16.0.0");
+
+		ip.a[13] = (uint8_t)(i >> 16);
+		ip.a[14] = (uint8_t)(i >> 8);
+		ip.a[15] = (uint8_t)i;
+		guard_connect(g, &ip, GUARD_SMTP, T0 + 1 + i / 100);
+		if (i % 1024 == 0)
+			CHECK(stats(g).tracked <= MAXT);
+	}
+	CHECK(stats(g).evictions > 0);
+	CHECK(stats(g).evictions == rec.evicted_n);
+	CHECK(stats(g).tracked <= MAXT);
+	/* each pinned address still has its two failures: the third
+	 * blocks it */
+	for (unsigned i = 0; i < PINNED; i++) {
+		CHECK(guard_login_end(g, &pins[i], 0, "u", T0 + HOUR / 2) ==
+		    GUARD_LOGIN_FAILED);
+	}
+	for (unsigned i = 0; i < PINNED; i++) {
+		struct ipaddr ip = ip_of("10.0.0.0");
+
+		ip.a[13] = (uint8_t)(i >> 8);
+		ip.a[14] = (uint8_t)i;
+		if (login(g, &ip, 1, T0 + HOUR / 2) == GUARD_LOGIN_BLOCKED)
+			ok++;
+	}
+	if (ok != PINNED)
+		fprintf(stderr, "  %u of %u pinned addresses kept their "
+		    "count\n", ok, PINNED);
+	CHECK(ok == PINNED);
+	CHECK(fires_of("invalid-login") == PINNED);
+	guard_free(&g);
+}
+
+static void
+test_set_max_tracked(void)
+{
+	struct guard *g = new_guard(1000);
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 10, MIN,
+	    MIN, GUARD_BLOCK_CONNECTIONS));
+	for (unsigned i = 0; i < 1000; i++) {
+		struct ipaddr ip = ip_of("10.0.0.0");
+
+		ip.a[14] = (uint8_t)(i >> 8);
+		ip.a[15] = (uint8_t)i;
+		guard_connect(g, &ip, GUARD_SMTP, T0 + i);
+	}
+	CHECK(stats(g).tracked == 1000 && stats(g).evictions == 0);
+	guard_set_max_tracked(g, 100);
+	CHECK(stats(g).tracked == 100);
+	CHECK(stats(g).evictions == 900 && rec.evicted_n == 900);
+	guard_set_max_tracked(g, 0);
+	CHECK(stats(g).tracked <= 1);
+	guard_set_max_tracked(g, 5000);
+	for (unsigned i = 0; i < 3000; i++) {
+		struct ipaddr ip = ip_of("10.1.0.0");
+
+		ip.a[14] = (uint8_t)(i >> 8);
+		ip.a[15] = (uint8_t)i;
+		guard_connect(g, &ip, GUARD_SMTP, T0 + 2000);
+	}
+	CHECK(stats(g).tracked == 3001 || stats(g).tracked == 3000);
+	guard_free(&g);
+}
+
+/* A bijection on 32 bits (Wellons' lowbias32): distinct inputs give
+ * distinct, random-looking addresses. */
+static uint32_t
+mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	x ^= x >> 16;
+	return x;
+}
+
+/* A bijection on 64 bits (splitmix64's finalizer). */
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* The i-th flood address: even i IPv4, odd i IPv6 (each in its own
+ * /64, so each its own counting key), all distinct. Returns 0 for the
+ * few that fall in 198.51.100.0/24, 203.0.113.0/24 or 2001:db8::/32,
+ * where the test's blocks are: those are skipped. */
+static int
+flood_ip(uint64_t i, struct ipaddr *ip_r)
+{
+	struct ipaddr *ip = ip_r;
+
+	memset(ip, 0, sizeof(*ip));
+	if (i % 2 == 0) {
+		uint32_t v = mix32((uint32_t)(i / 2));
+
+		ip->a[10] = ip->a[11] = 0xff;
+		ip->a[12] = (uint8_t)(v >> 24);
+		ip->a[13] = (uint8_t)(v >> 16);
+		ip->a[14] = (uint8_t)(v >> 8);
+		ip->a[15] = (uint8_t)v;
+		return !((v >> 8) == 0xc63364 || (v >> 8) == 0xcb0071);
+	} else {
+		uint64_t hi = mix64(i / 2), lo = rng();
+
+		for (int k = 0; k < 8; k++) {
+			ip->a[k] = (uint8_t)(hi >> (56 - 8 * k));
+			ip->a[8 + k] = (uint8_t)(lo >> (56 - 8 * k));
+		}
+		ip->a[8] |= 1;		/* never IPv4-mapped */
+		return (hi >> 32) != 0x20010db8;
+	}
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+#ifdef __SANITIZE_ADDRESS__
+#define FLOOD_N 2000000ULL
+#else
+#define FLOOD_N 10000000ULL
+#endif
+#define FLOOD_MAX 1000000ULL
+
+static void
+test_memory_cap_flood(void)
+{
+	struct guard *g = new_guard(FLOOD_MAX);
+	struct ipaddr blocked4 = ip_of("198.51.100.77");
+	struct ipaddr blocked6 = ip_of("2001:db8:77::1");
+	struct ipaddr admin_in = ip_of("203.0.113.200");
+	struct ipaddr pinned = ip_of("198.51.100.78");
+	struct guard_rule rules[2];
+	struct guard_block b;
+	struct guard_login pin;
+	struct guard_stats st;
+	struct timespec t0;
+	uint64_t distinct = 0, now = T0;
+	size_t max_seen = 0;
+	double secs, at_cap = 0;
+
+	rules[0] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 50, 5 * MIN,
+	    24 * HOUR, GUARD_BLOCK_CONNECTIONS);
+	rules[1] = rule_of("invalid-login", GUARD_EV_AUTH_FAIL, ALL_PROTOS,
+	    5, HOUR, HOUR, GUARD_BLOCK_LOGINS);
+	guard_set_rules(g, rules, 2);
+	/* blocks in force before the flood: two by the rule, one admin */
+	for (int i = 0; i < 50; i++) {
+		CHECK(guard_connect(g, &blocked4, GUARD_SMTP, now) ==
+		    GUARD_ACCEPT);
+		CHECK(guard_connect(g, &blocked6, GUARD_SMTP, now) ==
+		    GUARD_ACCEPT);
+	}
+	distinct += 2;
+	memset(&b, 0, sizeof(b));
+	b.range = cidr_of("203.0.113.0/24");
+	b.kind = GUARD_BLOCK_CONNECTIONS;
+	guard_block_add(g, &b);
+	CHECK(stats(g).blocked == 3);
+	/* a login in flight across the flood, after 4 failures */
+	for (int i = 0; i < 4; i++)
+		CHECK(login(g, &pinned, 0, now) == GUARD_LOGIN_FAILED);
+	guard_login_begin(g, &pinned, GUARD_SMTP, now, &pin);
+	distinct++;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t i = 0; i < FLOOD_N; i++) {
+		struct ipaddr ip;
+
+		if (!flood_ip(i, &ip))
+			continue;
+		now = T0 + 1 + i / 8;
+		if (guard_connect(g, &ip, GUARD_SMTP, now) != GUARD_ACCEPT) {
+			CHECK(!"flood address refused");
+			break;
+		}
+		distinct++;
+		if ((i & 1023) == 0 || i + 1 == FLOOD_N) {
+			guard_get_stats(g, &st);
+			if (st.tracked > max_seen)
+				max_seen = st.tracked;
+		}
+		if (distinct == FLOOD_MAX) {
+			guard_get_stats(g, &st);
+			CHECK(st.tracked == FLOOD_MAX);
+			CHECK(st.evictions == 0);
+			printf("  bytes per tracked address at %zu tracked: "
+			    "%.1f (guard_memory %zu)\n", st.tracked,
+			    (double)guard_memory(g) / (double)st.tracked,
+			    guard_memory(g));
+			at_cap = seconds_since(&t0);
+		}
+	}
+	secs = seconds_since(&t0);
+	guard_get_stats(g, &st);
+	printf("  flood: %llu distinct addresses, cap %llu: %.2f s (%.2f s "
+	    "to fill, %.0f connects/s after), tracked %zu, max seen %zu, "
+	    "evictions %llu\n", (unsigned long long)FLOOD_N,
+	    (unsigned long long)FLOOD_MAX, secs, at_cap,
+	    (double)(FLOOD_N - FLOOD_MAX) / (secs - at_cap), st.tracked,
+	    max_seen, (unsigned long long)st.evictions);
+	printf("  bytes per tracked address at the end: %.1f\n",
+	    (double)guard_memory(g) / (double)st.tracked);
+	CHECK(max_seen <= FLOOD_MAX);
+	CHECK(st.tracked == FLOOD_MAX);
+	CHECK(st.evictions == distinct - st.tracked);
+	CHECK(rec.evicted_n == st.evictions);
+	CHECK(rec.evicted_calls > 0);
+	CHECK((double)guard_memory(g) / (double)st.tracked <= 128.0);
+	/* no flood address was blocked; the blocks made before are all
+	 * there and still refuse */
+	CHECK(st.blocks == 2 && st.blocked == 3);
+	CHECK(guard_connect(g, &blocked4, GUARD_SMTP, now) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &blocked6, GUARD_IMAP, now) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &admin_in, GUARD_SMTP, now) ==
+	    GUARD_REFUSE_BLOCKED);
+	/* the login in flight kept its entry: its failure is the 5th */
+	CHECK(guard_login_end(g, &pin, 0, "u", now) == GUARD_LOGIN_FAILED);
+	CHECK(fires_of("invalid-login") == 1);
+	CHECK(login(g, &pinned, 1, now) == GUARD_LOGIN_BLOCKED);
+	guard_free(&g);
+}
+
+static const struct harness_test tests[] = {
+	TEST(test_key),
+	TEST(test_window_table),
+	TEST(test_window_random_model),
+	TEST(test_dos_connect),
+	TEST(test_dos_exact_counts),
+	TEST(test_block_end_recount),
+	TEST(test_login_block_end_recount),
+	TEST(test_block_foreach),
+	TEST(test_login_sequential),
+	TEST(test_login_block_and_expiry),
+	TEST(test_login_parallel),
+	TEST(test_login_made_plus_in_flight),
+	TEST(test_login_success_not_counted),
+	TEST(test_escalation),
+	TEST(test_brute_force_refuses_connect),
+	TEST(test_hook_once_per_block),
+	TEST(test_allow_never_counted),
+	TEST(test_deny_hook),
+	TEST(test_list_table),
+	TEST(test_list_replace_del_clear_expire),
+	TEST(test_ipv6_aggregation),
+	TEST(test_ipv6_prefix_48),
+	TEST(test_ipv6_login_aggregation),
+	TEST(test_admin_block_cidr),
+	TEST(test_admin_block_forever),
+	TEST(test_admin_block_logins),
+	TEST(test_admin_block_logins_ipv6_host),
+	TEST(test_bad_sessions),
+	TEST(test_unknown_rcpt),
+	TEST(test_rule_protocols_separate),
+	TEST(test_login_rule_protocols_separate),
+	TEST(test_auth_volume_alert),
+	TEST(test_auth_volume_window),
+	TEST(test_auth_volume_hold),
+	TEST(test_auth_volume_two_rules),
+	TEST(test_rules_reload_keeps_counts),
+	TEST(test_rule_count_above_log_max),
+	TEST(test_wall_clock_first_expire),
+	TEST(test_wall_clock_2_32_boundary),
+	TEST(test_wall_clock_periodic_expire),
+	TEST(test_rebase),
+	TEST(test_rebase_after_block),
+	TEST(test_table_integrity_under_eviction),
+	TEST(test_set_max_tracked),
+	TEST(test_memory_cap_flood),
+};
+
+HARNESS_MAIN("guard", tests)
