@@ -37,7 +37,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(B)/%.o)
 UNIT    := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 FUZZ    := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps test-deps run test unit e2e asan fuzz clean
+.PHONY: all deps test-deps run test unit e2e asan fuzz clean bench-programs
 all: deps $(B)/mailwarden
 
 deps:
@@ -66,6 +66,14 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIBOBJ)
 		-fsanitize=fuzzer,address,undefined
 
 fuzz: $(FUZZ)
+
+# C benchmark programs: bench/NAME.c -> build/bench/NAME (not in tests).
+BENCHC  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+$(B)/bench/%: bench/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBOBJ) $(LIBS) $(LDFLAGS_MODE)
+
+bench-programs: $(BENCHC)
 
 run: all
 	@./scripts/run-demo
