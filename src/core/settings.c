@@ -56,7 +56,9 @@ settings_split_address(const char *value, char *host, size_t hostsize,
 	if (value[0] == '[') {
 		const char *end = strchr(value, ']');
 
-		if (end == NULL || end[1] != ':')
+		/* Brackets hold an IPv6 address, nothing else. */
+		if (end == NULL || end[1] != ':' ||
+		    memchr(value, ':', (size_t)(end - value)) == NULL)
 			return -1;
 		hlen = (size_t)(end - value - 1);
 		value++;

@@ -91,9 +91,9 @@ const struct setting_def settings_table[SET_COUNT] = {
 	    SET_T_SET, protos, 0, 0, 1, "where it counts", \
 	    GUARD_PROTO_CHOICES }, \
 	[SET_RULE_##id##_COUNT] = { "guard.rule." name ".count", SET_T_UINT, \
-	    count, 0, 1000000, 1, why " (0: rule off)" }, \
+	    count, 0, 1024, 1, why " (0: rule off)" }, \
 	[SET_RULE_##id##_WINDOW] = { "guard.rule." name ".window", \
-	    SET_T_UINT, window, 1, 604800, 1, "seconds of the sliding window" }, \
+	    SET_T_UINT, window, 1, 86400, 1, "seconds of the sliding window" }, \
 	[SET_RULE_##id##_BLOCK] = { "guard.rule." name ".block", SET_T_UINT, \
 	    block, 0, 31536000, 1, "seconds the block lasts" }, \
 	[SET_RULE_##id##_KIND] = { "guard.rule." name ".kind", SET_T_CHOICE, \

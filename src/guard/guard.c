@@ -9,32 +9,28 @@
 
 #include "core/util.h"
 #include "guard/cidrmap.h"
+#include "guard/guard_log.h"
 
 #define NLOGS GUARD_EV_AUTH_VOLUME	/* per-address event kinds */
 #define EVICT_SAMPLES 16
-#define REBASE_AT (1ULL << 31)		/* stamps are 32-bit ms offsets */
-
-/* The newest events of one kind: a ring of times (ms since g->epoch),
- * grown on demand up to the largest count of a rule on that kind; a
- * rule with count N fires when the N-th newest is inside its window. */
-struct stamp_log {
-	uint16_t cap, len, head;	/* head: index of the oldest */
-	uint32_t t[];
-};
+/* Stamps hold 30 bits of ms: rebase well before, keeping at least the
+ * longest window (GUARD_WINDOW_MAX) of history. */
+#define REBASE_AT ((1ULL << 30) - 86400000ULL)
+#define REBASE_KEEP (GUARD_WINDOW_MAX + 60000ULL)
 
 struct entry {
 	struct ipaddr key;
 	uint32_t last;			/* last activity, for eviction */
-	uint32_t reset;			/* a block ended: count from here */
 	uint16_t pending;		/* logins being checked */
-	struct stamp_log *log[NLOGS];
+	struct guard_log *log[NLOGS];
 };
 
 struct user_entry {
 	char *name;
-	struct stamp_log *log;
-	uint64_t quiet_until;		/* fired: silent until then */
+	struct guard_log *log;
+	uint64_t quiet_until[GUARD_MAX_RULES];	/* fired: silent until */
 	int held;
+	uint64_t held_until;
 	struct user_entry *next;
 };
 
@@ -49,6 +45,7 @@ struct guard {
 	unsigned ipv6_prefix;
 	uint64_t epoch;
 	uint64_t seed;
+	uint64_t rng;			/* xorshift state for eviction samples */
 
 	/* Tracked addresses: a dense array and an index of slots. */
 	struct entry *entries;
@@ -74,98 +71,47 @@ guard_proto_name(enum guard_proto p)
 	return p < GUARD_PROTO_COUNT ? proto_names[p] : "?";
 }
 
-/* Stamp logs. */
+/* Rules. */
 
-static uint32_t
-rel(const struct guard *g, uint64_t now)
-{
-	return now > g->epoch ? (uint32_t)(now - g->epoch) : 0;
-}
-
-static void
-log_add(struct stamp_log **lp, uint32_t t, uint16_t max)
-{
-	struct stamp_log *l = *lp;
-
-	if (max == 0)
-		return;
-	if (l == NULL) {
-		uint16_t cap = max < 2 ? max : 2;
-
-		l = xmalloc(sizeof(*l) + cap * sizeof(l->t[0]));
-		l->cap = cap;
-		l->len = l->head = 0;
-		*lp = l;
-	}
-	if (l->len == l->cap && l->cap < max) {
-		uint16_t cap = l->cap * 2 < max ? l->cap * 2 : max;
-		struct stamp_log *n = xmalloc(sizeof(*n) +
-		    cap * sizeof(n->t[0]));
-
-		/* Unroll the ring, oldest first. */
-		for (uint16_t i = 0; i < l->len; i++)
-			n->t[i] = l->t[(l->head + i) % l->cap];
-		n->cap = cap;
-		n->len = l->len;
-		n->head = 0;
-		free(l);
-		*lp = l = n;
-	}
-	if (l->len < l->cap) {
-		l->t[(l->head + l->len) % l->cap] = t;
-		l->len++;
-	} else {
-		l->t[l->head] = t;	/* overwrite the oldest */
-		l->head = (uint16_t)((l->head + 1) % l->cap);
-	}
-}
-
-/* Time of the k-th newest event (k = 0: newest). */
-static uint32_t
-log_nth_newest(const struct stamp_log *l, unsigned k)
-{
-	return l->t[(l->head + l->len - 1 - k) % l->cap];
-}
-
-/* Events at or after since, counting at most limit. */
-static unsigned
-log_count_since(const struct stamp_log *l, uint32_t since, unsigned limit)
-{
-	unsigned n = 0;
-
-	if (l == NULL)
-		return 0;
-	while (n < l->len && n < limit && log_nth_newest(l, n) >= since)
-		n++;
-	return n;
-}
-
-/* Has the rule's count been reached inside its window ending now? */
 static int
-log_reached(const struct stamp_log *l, unsigned count, uint32_t since)
+rule_applies(const struct guard_rule *r, enum guard_event ev,
+    enum guard_proto proto)
 {
-	return l != NULL && count > 0 && l->len >= count &&
-	    log_nth_newest(l, count - 1) >= since;
+	return r->count > 0 && r->event == ev && (r->protocols & (1u << proto));
+}
+
+/* Does the rule block (rather than only alert or hold)? */
+static int
+rule_blocks(const struct guard_rule *r)
+{
+	return (r->kind == GUARD_BLOCK_LOGINS ||
+	    r->kind == GUARD_BLOCK_CONNECTIONS) && r->block_ms > 0;
+}
+
+/* Time. */
+
+static void maybe_rebase(struct guard *g, uint64_t now);
+
+/* Milliseconds since the guard's epoch (set at the first event). */
+static uint32_t
+rel(struct guard *g, uint64_t now)
+{
+	if (g->epoch == 0)
+		g->epoch = now > REBASE_KEEP ? now - REBASE_KEEP : 1;
+	if (now < g->epoch)
+		return 0;	/* the clock went back: the oldest time */
+	if (now - g->epoch >= REBASE_AT)
+		maybe_rebase(g, now);
+	return (uint32_t)(now - g->epoch);
 }
 
 static uint32_t
-window_start(const struct guard *g, uint64_t now, uint64_t window_ms)
+window_start(struct guard *g, uint64_t now, uint64_t window_ms)
 {
 	uint64_t r = rel(g, now);
 
 	/* An event exactly window_ms old is outside the window. */
 	return r >= window_ms ? (uint32_t)(r - window_ms + 1) : 0;
-}
-
-/* Where counting starts for e: the window, or the end of its last block
- * if later (a lifted or expired block gives a clean slate). */
-static uint32_t
-count_start(const struct guard *g, const struct entry *e, uint64_t now,
-    uint64_t window_ms)
-{
-	uint32_t w = window_start(g, now, window_ms);
-
-	return e->reset > w ? e->reset : w;
 }
 
 /* The tracking table. */
@@ -207,8 +153,10 @@ entry_find(const struct guard *g, const struct ipaddr *key)
 static void
 entry_free_logs(struct entry *e)
 {
-	for (int k = 0; k < NLOGS; k++)
+	for (int k = 0; k < NLOGS; k++) {
 		free(e->log[k]);
+		e->log[k] = NULL;
+	}
 }
 
 /* Removes the entry at index idx: its slot is emptied with backward
@@ -244,13 +192,23 @@ entry_remove(struct guard *g, size_t idx)
 
 /* Evicts the least recently active of a few sampled entries that has no
  * login in flight. Blocks live elsewhere, so none is ever evicted. */
+/* A cheap PRNG: eviction samples need spread, not secrecy. */
+static uint64_t
+next_rand(struct guard *g)
+{
+	g->rng ^= g->rng << 13;
+	g->rng ^= g->rng >> 7;
+	g->rng ^= g->rng << 17;
+	return g->rng;
+}
+
 static int
 evict_one(struct guard *g)
 {
 	size_t best = (size_t)-1;
 
 	for (int s = 0; s < EVICT_SAMPLES; s++) {
-		size_t i = (size_t)(random_u64() % g->nentries);
+		size_t i = (size_t)(next_rand(g) % g->nentries);
 
 		if (g->entries[i].pending > 0)
 			continue;
@@ -317,33 +275,26 @@ entry_get(struct guard *g, const struct ipaddr *key, uint64_t now)
 	return e;
 }
 
-/* Moves the epoch forward before 32-bit offsets run out. Events older
- * than every window no longer matter and are dropped to 0. */
+/* Moves the epoch forward before the 30-bit offsets run out. Events
+ * older than every window no longer matter and become 0. */
 static void
 maybe_rebase(struct guard *g, uint64_t now)
 {
-	uint64_t shift;
+	uint32_t shift;
 
 	if (now < g->epoch || now - g->epoch < REBASE_AT)
 		return;
-	shift = now - g->epoch - REBASE_AT / 2;
+	shift = (uint32_t)(now - g->epoch - REBASE_KEEP);
 	for (size_t e = 0; e < g->nentries; e++) {
 		struct entry *en = &g->entries[e];
 
-		en->last = en->last > shift ? (uint32_t)(en->last - shift) : 0;
-		for (int k = 0; k < NLOGS; k++) {
-			struct stamp_log *l = en->log[k];
-
-			for (uint16_t i = 0; l != NULL && i < l->cap; i++)
-				l->t[i] = l->t[i] > shift ?
-				    (uint32_t)(l->t[i] - shift) : 0;
-		}
+		en->last = en->last > shift ? en->last - shift : 0;
+		for (int k = 0; k < NLOGS; k++)
+			guard_log_shift(en->log[k], shift);
 	}
 	for (size_t b = 0; b < USER_BUCKETS; b++)
 		for (struct user_entry *u = g->users[b]; u; u = u->next)
-			for (uint16_t i = 0; u->log && i < u->log->cap; i++)
-				u->log->t[i] = u->log->t[i] > shift ?
-				    (uint32_t)(u->log->t[i] - shift) : 0;
+			guard_log_shift(u->log, shift);
 	g->epoch += shift;
 }
 
@@ -359,6 +310,7 @@ guard_new(size_t max_tracked, const struct guard_hooks *hooks)
 	g->max_entries = max_tracked ? max_tracked : 1;
 	g->ipv6_prefix = 64;
 	g->seed = random_u64();
+	g->rng = random_u64() | 1;
 	cidrmap_init(&g->blocks);
 	cidrmap_init(&g->allow);
 	cidrmap_init(&g->deny);
@@ -424,12 +376,21 @@ guard_set_rules(struct guard *g, const struct guard_rule *rules, size_t n)
 	memset(g->counted, 0, sizeof(g->counted));
 	for (size_t i = 0; i < n; i++) {
 		struct guard_rule *r = &g->rules[i];
-		unsigned need = r->count + (r->event == GUARD_EV_AUTH_VOLUME);
+		unsigned need;
 
+		if (r->count > GUARD_LOG_MAX)
+			r->count = GUARD_LOG_MAX;
+		if (r->window_ms > GUARD_WINDOW_MAX)
+			r->window_ms = GUARD_WINDOW_MAX;
 		if (r->count == 0)
 			continue;
-		if (need > GUARD_LOG_MAX)
-			need = GUARD_LOG_MAX;
+		/* Rules that fire without blocking fire when their count is
+		 * first reached: one stamp more tells "first". auth-volume
+		 * counts "more than count". */
+		need = r->count + (!rule_blocks(r)) +
+		    (r->event == GUARD_EV_AUTH_VOLUME);
+		if (need > GUARD_LOG_MAX + 2)
+			need = GUARD_LOG_MAX + 2;
 		if (need > g->log_cap[r->event])
 			g->log_cap[r->event] = (uint16_t)need;
 		g->counted[r->event] |= r->protocols;
@@ -534,14 +495,14 @@ guard_block_add(struct guard *g, const struct guard_block *b)
 	free(cidrmap_put(&g->blocks, &b->range, copy));
 }
 
-/* A block on range ended at now: the address it covered starts afresh. */
+/* A block on range ended: the address it covered starts afresh. */
 static void
-block_ended(struct guard *g, const struct cidr *range, uint64_t now)
+block_ended(struct guard *g, const struct cidr *range)
 {
 	struct entry *e = entry_find(g, &range->addr);
 
 	if (e != NULL && guard_key(g, &range->addr).prefix == range->prefix)
-		e->reset = rel(g, now) + 1;
+		entry_free_logs(e);
 }
 
 int
@@ -551,7 +512,8 @@ guard_unblock(struct guard *g, const struct cidr *range, uint64_t now)
 
 	if (b == NULL)
 		return 0;
-	block_ended(g, range, now);
+	(void)now;
+	block_ended(g, range);
 	if (g->hooks.lifted != NULL)
 		g->hooks.lifted(g->hooks.ctx, b, 0);
 	free(b);
@@ -631,7 +593,7 @@ expire_one(const struct cidr *key, void *value, void *arg)
 	if (b->until_ms == 0 || b->until_ms > fa->now)
 		return;
 	cidrmap_del(&fa->g->blocks, key);
-	block_ended(fa->g, key, b->until_ms);
+	block_ended(fa->g, key);
 	if (fa->g->hooks.lifted != NULL)
 		fa->g->hooks.lifted(fa->g->hooks.ctx, b, 1);
 	free(b);
@@ -675,12 +637,7 @@ guard_expire(struct guard *g, uint64_t now)
 
 /* Rules. */
 
-static int
-rule_applies(const struct guard_rule *r, enum guard_event ev,
-    enum guard_proto proto)
-{
-	return r->count > 0 && r->event == ev && (r->protocols & (1u << proto));
-}
+
 
 /* Blocks key for rule r, unless a block at least as strong is in force. */
 static void
@@ -711,25 +668,33 @@ static void
 count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
     enum guard_proto proto, uint64_t now, struct entry *e)
 {
+	uint32_t t;
+
 	g->stats.events++;
 	expire_key(g, key, now);
 	if (!(g->counted[ev] & (1u << proto)))
 		return;
 	if (e == NULL && (e = entry_get(g, &key->addr, now)) == NULL)
 		return;
-	log_add(&e->log[ev], rel(g, now), g->log_cap[ev]);
+	t = rel(g, now);
+	guard_log_add(&e->log[ev], t, proto, g->log_cap[ev]);
 	for (size_t i = 0; i < g->nrules; i++) {
 		const struct guard_rule *r = &g->rules[i];
+		uint32_t since;
 
-		if (!rule_applies(r, ev, proto) ||
-		    !log_reached(e->log[ev], r->count,
-		    count_start(g, e, now, r->window_ms)))
+		if (!rule_applies(r, ev, proto))
 			continue;
-		if ((r->kind == GUARD_BLOCK_LOGINS ||
-		    r->kind == GUARD_BLOCK_CONNECTIONS) && r->block_ms > 0)
+		since = window_start(g, now, r->window_ms);
+		if (!guard_log_reached(e->log[ev], r->count, since,
+		    r->protocols, g->counted[ev]))
+			continue;
+		if (rule_blocks(r)) {
 			fire_block(g, r, key, proto, now);
-		else if (g->hooks.fired != NULL)
+		} else if (!guard_log_reached(e->log[ev], r->count + 1, since,
+		    r->protocols, g->counted[ev]) && g->hooks.fired != NULL) {
+			/* Alert only: once, as the count is first reached. */
 			g->hooks.fired(g->hooks.ctx, r, NULL, NULL);
+		}
 	}
 }
 
@@ -771,6 +736,7 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
 
 	memset(t, 0, sizeof(*t));
 	t->key = guard_key(g, ip);
+	t->ip = *ip;
 	t->proto = proto;
 	if (l != NULL && l->list == GUARD_ALLOW) {
 		t->listed_allow = 1;
@@ -796,20 +762,22 @@ guard_login_end(struct guard *g, const struct guard_login *t,
 	if (e != NULL && e->pending > 0)
 		e->pending--;
 	expire_key(g, &t->key, now);
-	b = guard_block_find(g, &t->key.addr, now);
+	b = guard_block_find(g, &t->ip, now);
 	if (b != NULL) {
 		doomed = 1;
 	} else if (password_ok && e != NULL) {
 		/* Failures made plus attempts still in flight (counted as
 		 * failures until they say otherwise) must stay below every
-		 * login rule's count for this attempt to be one allowed. */
+		 * blocking login rule's count for this attempt to be one
+		 * allowed. */
 		for (size_t i = 0; i < g->nrules && !doomed; i++) {
 			const struct guard_rule *r = &g->rules[i];
 
 			if (rule_applies(r, GUARD_EV_AUTH_FAIL, t->proto) &&
-			    log_count_since(e->log[GUARD_EV_AUTH_FAIL],
-			    count_start(g, e, now, r->window_ms), r->count) +
-			    e->pending >= r->count)
+			    rule_blocks(r) &&
+			    guard_log_count(e->log[GUARD_EV_AUTH_FAIL],
+			    window_start(g, now, r->window_ms), r->count,
+			    r->protocols) + e->pending >= r->count)
 				doomed = 1;
 		}
 	}
@@ -882,26 +850,34 @@ guard_user_message(struct guard *g, const char *user,
     const struct ipaddr *ip, enum guard_proto proto, uint64_t now)
 {
 	struct user_entry *u;
+	uint32_t t;
 
 	(void)ip;
 	g->stats.events++;
 	if (!(g->counted[GUARD_EV_AUTH_VOLUME] & (1u << proto)) ||
 	    (u = user_get(g, user)) == NULL)
 		return 0;
-	log_add(&u->log, rel(g, now), g->log_cap[GUARD_EV_AUTH_VOLUME]);
-	if (u->held && u->quiet_until <= now)
+	t = rel(g, now);
+	guard_log_add(&u->log, t, proto, g->log_cap[GUARD_EV_AUTH_VOLUME]);
+	if (u->held && u->held_until <= now)
 		u->held = 0;
 	for (size_t i = 0; i < g->nrules; i++) {
 		const struct guard_rule *r = &g->rules[i];
 
-		/* "More than count messages in the window". */
+		/* "More than count messages in the window", once per
+		 * window and rule. */
 		if (!rule_applies(r, GUARD_EV_AUTH_VOLUME, proto) ||
-		    u->quiet_until > now || !log_reached(u->log, r->count + 1,
-		    window_start(g, now, r->window_ms)))
+		    u->quiet_until[i] > now ||
+		    !guard_log_reached(u->log, r->count + 1,
+		    window_start(g, now, r->window_ms), r->protocols,
+		    g->counted[GUARD_EV_AUTH_VOLUME]))
 			continue;
-		u->quiet_until = now + r->window_ms;
-		if (r->kind == GUARD_BLOCK_HOLD)
+		u->quiet_until[i] = now + r->window_ms;
+		if (r->kind == GUARD_BLOCK_HOLD) {
 			u->held = 1;
+			u->held_until = now + (r->block_ms ? r->block_ms :
+			    r->window_ms);
+		}
 		if (g->hooks.fired != NULL)
 			g->hooks.fired(g->hooks.ctx, r, NULL, user);
 	}
@@ -925,7 +901,7 @@ guard_memory(const struct guard *g)
 	for (size_t e = 0; e < g->nentries; e++)
 		for (int k = 0; k < NLOGS; k++)
 			if (g->entries[e].log[k] != NULL)
-				n += sizeof(struct stamp_log) +
+				n += sizeof(struct guard_log) +
 				    g->entries[e].log[k]->cap * sizeof(uint32_t);
 	return n;
 }

@@ -43,6 +43,7 @@ enum guard_kind {
 #define GUARD_RULE_NAME_MAX 24
 #define GUARD_MAX_RULES 16
 #define GUARD_LOG_MAX 1024	/* rule counts above this are clamped */
+#define GUARD_WINDOW_MAX (86400ULL * 1000)	/* longer windows: clamped */
 
 struct guard_rule {
 	char name[GUARD_RULE_NAME_MAX];
@@ -166,6 +167,7 @@ enum guard_verdict guard_connect(struct guard *g, const struct ipaddr *ip,
  * Every begin must be followed by exactly one end. */
 struct guard_login {
 	struct cidr key;
+	struct ipaddr ip;
 	enum guard_proto proto;
 	int listed_allow;
 };

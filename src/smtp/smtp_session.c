@@ -188,7 +188,9 @@ cmd_mail(struct smtp_session *s, const char *args)
 		if (p[9] == '\0' || p[9] == ' ')
 			utf8 = 1;
 	if (smtp_parse_path(args, "FROM:", 1, utf8, &s->from, &params,
-	    &err) < 0) {
+	    &err) < 0 || (s->from.flags & SMTP_PATH_NODOMAIN)) {
+		if (s->from.flags & SMTP_PATH_NODOMAIN)
+			err = "Sender address needs a domain";
 		smtp_reply(s, "501 5.1.7 %s", err);
 		smtp_client_error(s);
 		return;

@@ -259,7 +259,8 @@ static void
 test_plain_malformed_base64(void)
 {
 	static const char *const bad[] = {
-		"", "=", "AHVzZXIAcGFzcw=", "AHVzZXIAcGFzcw", "AHVzZXIAcGFzc*==",
+		"", "=", "AHVzZXIAcGFzcw=", "AHVzZXIAcGFzcw",
+		"AHVzZXIAcGFzc*==",
 		"AHVzZXIAcGFzcw==\r\n", " AHVzZXIAcGFzcw==",
 	};
 	static const struct plain_case fail = { S(""), 256, 256, -1, NULL,

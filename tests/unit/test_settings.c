@@ -176,8 +176,9 @@ static const struct valid_case valid_cases[] = {
 	{ "server.user", "mailwarden", 0 },
 	{ "server.user", "x", 0 },
 	{ "server.user", "", -1 },
-	{ "server.user", "abcdefghijklmnopqrstuvwxyz012345", 0 },	/* 32 */
-	{ "server.user", "abcdefghijklmnopqrstuvwxyz0123456", -1 },	/* 33 */
+	/* 32 and 33 octets */
+	{ "server.user", "abcdefghijklmnopqrstuvwxyz012345", 0 },
+	{ "server.user", "abcdefghijklmnopqrstuvwxyz0123456", -1 },
 	{ "server.user", "a\nb", -1 },
 	{ "server.user", "a\rb", -1 },
 	/* PATH */

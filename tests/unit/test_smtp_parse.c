@@ -40,7 +40,7 @@ static const struct verb_case verb_cases[] = {
 	{ "Data", 0, "DATA", "" },
 	{ "QUIT", 0, "QUIT", "" },
 	{ "QUIT ", 0, "QUIT", "" },
-	{ "NOOP  x", 0, "NOOP", " x" },		/* only one space eaten */
+	{ "NOOP  x", 0, "NOOP", " x" },		/* one space eaten */
 	{ "starttls", 0, "STARTTLS", "" },
 	{ "ABCDEFGHIJKLMNO", 0, "ABCDEFGHIJKLMNO", "" },	/* 15 */
 	{ "abcdefghijklmno rest", 0, "ABCDEFGHIJKLMNO", "rest" },
@@ -99,7 +99,8 @@ test_verb_prefixes(void)
 
 			if (smtp_parse_verb(line, verb, &args) == 0) {
 				CHECK(strlen(verb) >= 1 && strlen(verb) <= 15);
-				CHECK(strncasecmp(verb, line, strlen(verb)) == 0);
+				CHECK(strncasecmp(verb, line,
+				    strlen(verb)) == 0);
 			}
 			free(line);
 		}
@@ -331,8 +332,8 @@ check_path_case(const struct path_case *c, size_t i)
 	} else {
 		if (err == NULL || err[0] == '\0' ||
 		    (c->error != NULL && strcmp(err, c->error) != 0)) {
-			fprintf(stderr, "  path case %zu \"%s\": error \"%s\"\n",
-			    i, c->args, err ? err : "(null)");
+			fprintf(stderr, "  path case %zu \"%s\": error "
+			    "\"%s\"\n", i, c->args, err ? err : "(null)");
 			ok = 0;
 		}
 	}
@@ -624,10 +625,11 @@ static const struct param_case param_cases[] = {
 	{ "A=\xc3\xa9", 128, 0, { NULL }, { NULL }, -1 },
 	{ "\xc3\xa9=1", 128, 0, { NULL }, { NULL }, -1 },
 	{ "SIZE=1 =2", 128, 1, { "SIZE" }, { "1" }, -1 },
+	/* keys of 31 and 32 */
 	{ "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE", 128, 1,
-	    { "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE" }, { NULL }, 0 },	/* 31 */
+	    { "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE" }, { NULL }, 0 },
 	{ "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF", 128, 0, { NULL }, { NULL },
-	    -1 },							/* 32 */
+	    -1 },
 };
 
 /* Runs the iterator over params (a heap copy of exactly its size) and
