@@ -635,9 +635,7 @@ guard_expire(struct guard *g, uint64_t now)
 	maybe_rebase(g, now);
 }
 
-/* Rules. */
-
-
+/* Firing. */
 
 /* Blocks key for rule r, unless a block at least as strong is in force. */
 static void

@@ -173,9 +173,10 @@ static void
 cmd_mail(struct smtp_session *s, const char *args)
 {
 	uint64_t max = settings_num(srv.set, SET_MESSAGE_MAX_SIZE), size;
+	struct smtp_path from;
 	const char *params, *err;
 	char key[32], value[128];
-	int has_value, rc, utf8 = 0;
+	int has_value, rc, utf8 = 0, smtputf8 = 0;
 
 	if (s->conf->auth_required && s->auth_user[0] == '\0') {
 		smtp_reply(s, "530 5.7.0 Authentication required");
@@ -187,9 +188,9 @@ cmd_mail(struct smtp_session *s, const char *args)
 	    (p = strcasestr(p, " SMTPUTF8")) != NULL; p += 9)
 		if (p[9] == '\0' || p[9] == ' ')
 			utf8 = 1;
-	if (smtp_parse_path(args, "FROM:", 1, utf8, &s->from, &params,
-	    &err) < 0 || (s->from.flags & SMTP_PATH_NODOMAIN)) {
-		if (s->from.flags & SMTP_PATH_NODOMAIN)
+	if (smtp_parse_path(args, "FROM:", 1, utf8, &from, &params,
+	    &err) < 0 || (from.flags & SMTP_PATH_NODOMAIN)) {
+		if (from.flags & SMTP_PATH_NODOMAIN)
 			err = "Sender address needs a domain";
 		smtp_reply(s, "501 5.1.7 %s", err);
 		smtp_client_error(s);
@@ -210,7 +211,7 @@ cmd_mail(struct smtp_session *s, const char *args)
 			    strcasecmp(value, "8BITMIME") != 0)
 				goto bad_param;
 		} else if (strcmp(key, "SMTPUTF8") == 0 && !has_value) {
-			s->smtputf8 = 1;
+			smtputf8 = 1;
 		} else if (strcmp(key, "AUTH") == 0 && has_value) {
 			/* RFC 4954 5: accepted and not trusted. */
 		} else {
@@ -221,6 +222,8 @@ cmd_mail(struct smtp_session *s, const char *args)
 	}
 	if (rc < 0)
 		goto bad_param;
+	s->from = from;
+	s->smtputf8 = smtputf8;
 	smtp_enter_state(s, SMTP_STATE_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
 	return;
