@@ -280,11 +280,14 @@ entry_get(struct guard *g, const struct ipaddr *key, uint64_t now)
 static void
 maybe_rebase(struct guard *g, uint64_t now)
 {
+	uint64_t shift64;
 	uint32_t shift;
 
-	if (now < g->epoch || now - g->epoch < REBASE_AT)
+	if (g->epoch == 0 || now < g->epoch || now - g->epoch < REBASE_AT)
 		return;
-	shift = (uint32_t)(now - g->epoch - REBASE_KEEP);
+	/* After a long quiet spell the shift exceeds any stamp: all 0. */
+	shift64 = now - g->epoch - REBASE_KEEP;
+	shift = shift64 > UINT32_MAX ? UINT32_MAX : (uint32_t)shift64;
 	for (size_t e = 0; e < g->nentries; e++) {
 		struct entry *en = &g->entries[e];
 
@@ -295,7 +298,7 @@ maybe_rebase(struct guard *g, uint64_t now)
 	for (size_t b = 0; b < USER_BUCKETS; b++)
 		for (struct user_entry *u = g->users[b]; u; u = u->next)
 			guard_log_shift(u->log, shift);
-	g->epoch += shift;
+	g->epoch += shift64;
 }
 
 /* Setup. */
@@ -370,7 +373,8 @@ guard_set_rules(struct guard *g, const struct guard_rule *rules, size_t n)
 {
 	if (n > GUARD_MAX_RULES)
 		n = GUARD_MAX_RULES;
-	memcpy(g->rules, rules, n * sizeof(*rules));
+	if (n > 0)
+		memcpy(g->rules, rules, n * sizeof(*rules));
 	g->nrules = n;
 	memset(g->log_cap, 0, sizeof(g->log_cap));
 	memset(g->counted, 0, sizeof(g->counted));

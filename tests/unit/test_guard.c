@@ -2,6 +2,7 @@
  * parameter, so the tests move it; nothing sleeps. The hooks record
  * what they are told so that tests can check every block, lift,
  * deny-list hit and eviction. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct rule_fires {
 struct rec {
 	unsigned fired;
 	unsigned fired_with_block;
+	unsigned max_count;		/* largest rule count fired */
 	struct guard_rule rule;		/* of the last fired */
 	struct guard_block block;	/* of the last fired with a block */
 	char user[64];			/* of the last fired; "" if NULL */
@@ -60,6 +62,8 @@ on_fired(void *ctx, const struct guard_rule *rule,
 
 	r->fired++;
 	r->rule = *rule;
+	if (rule->count > r->max_count)
+		r->max_count = rule->count;
 	if (block != NULL) {
 		r->fired_with_block++;
 		r->block = *block;
@@ -296,14 +300,36 @@ test_key(void)
 
 /* ---- sliding windows ---- */
 
-/* A rule of kind NONE reports (fired hook) every event at which its
- * count is reached inside the window ending at that event, so each
- * event's flag says exactly what the window held. */
+/* The number of events in the window ending at an event, read through
+ * the fired hook: WIN_RULES alert-only rules with counts 1..WIN_RULES
+ * and one window. Whether an alert-only rule fires at every event that
+ * reaches its count or only when the count is first reached, the
+ * largest count fired at an event is the number of events in the
+ * window, up to WIN_RULES. Above it: 0 (first reached) or WIN_RULES. */
+#define WIN_RULES 15
+
+static void
+set_window_rules(struct guard *g, enum guard_event ev, uint64_t window)
+{
+	struct guard_rule rules[WIN_RULES];
+
+	for (unsigned c = 1; c <= WIN_RULES; c++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%u", c);
+		rules[c - 1] = rule_of(name, ev, ALL_PROTOS, c, window, 0,
+		    GUARD_BLOCK_NONE);
+	}
+	guard_set_rules(g, rules, WIN_RULES);
+}
+
+/* Rule count N, window W: 'F' where the N-th event in the window ending
+ * at that event is reached. */
 struct window_case {
 	unsigned count;
 	uint64_t window;
 	uint64_t t[16];		/* offsets from the base time, ascending */
-	const char *want;	/* per event: 'F' fired, '.' not */
+	const char *want;	/* per event: 'F' reached, '.' not */
 };
 
 static const struct window_case window_cases[] = {
@@ -322,11 +348,12 @@ static const struct window_case window_cases[] = {
 	/* the same millisecond */
 	{ 3, 1000, { 7, 7, 7 }, "..F" },
 	{ 1, 1000, { 0, 1, 5000 }, "FFF" },
-	/* fires again when N fall in a later window */
+	/* reached again when N fall in a later window */
 	{ 3, 1000, { 0, 1, 2, 5000, 5001, 5002 }, "..F..F" },
 	/* a 1 ms window: only events of the same millisecond */
 	{ 2, 1, { 0, 0, 1, 1, 3 }, ".F.F." },
-	{ 4, 1000, { 0, 1, 2, 999, 1000, 1001, 1002, 1003 }, "...FFFF." },
+	{ 4, 1000, { 0, 1, 2, 999, 1000, 1001, 1002, 1003 }, "...FFFFF" },
+	{ 4, 1000, { 0, 1, 2, 999, 1000, 1001, 1999, 2000 }, "...FFF.." },
 	/* default-like: 5 in 10 minutes */
 	{ 5, 10 * MIN, { 0, 100, 200, 300, 10 * MIN, 10 * MIN + 100,
 	    10 * MIN + 200, 10 * MIN + 300, 10 * MIN + 301 }, "........F" },
@@ -345,10 +372,12 @@ static const enum guard_event win_events[WIN_COUNT] = {
 	GUARD_EV_UNKNOWN_RCPT,
 };
 
-static void
+/* One event; returns the number in the window as the rules tell. */
+static unsigned
 win_event(struct guard *g, enum win_event w, const struct ipaddr *ip,
     uint64_t now)
 {
+	rec.max_count = 0;
 	switch (w) {
 	case WIN_CONNECT:
 		CHECK(guard_connect(g, ip, GUARD_SMTP, now) == GUARD_ACCEPT);
@@ -365,6 +394,7 @@ win_event(struct guard *g, enum win_event w, const struct ipaddr *ip,
 	default:
 		break;
 	}
+	return rec.max_count;
 }
 
 static void
@@ -380,14 +410,12 @@ test_window_table(void)
 			char got[17];
 			size_t n = strlen(c->want);
 
-			set_one_rule(g, rule_of("w", win_events[w], ALL_PROTOS,
-			    c->count, c->window, 0, GUARD_BLOCK_NONE));
+			set_window_rules(g, win_events[w], c->window);
 			for (size_t e = 0; e < n; e++) {
-				unsigned before = rec.fired;
+				unsigned in = win_event(g, (enum win_event)w,
+				    &ip, T0 + c->t[e]);
 
-				win_event(g, (enum win_event)w, &ip,
-				    T0 + c->t[e]);
-				got[e] = rec.fired > before ? 'F' : '.';
+				got[e] = in >= c->count ? 'F' : '.';
 			}
 			got[n] = '\0';
 			if (strcmp(got, c->want) != 0) {
@@ -400,75 +428,87 @@ test_window_table(void)
 	}
 }
 
-/* Random event streams for several addresses and three rules on one
- * event, against a brute-force count of each window. */
+/* Random event streams for several addresses against a brute-force
+ * count of each window: the exact number in the window at every
+ * event. The last mode has day-long windows over years of wall-clock
+ * time, through many rebases of the guard's 30-bit time stamps. */
 #define RM_EVENTS 20000
 #define RM_ADDRS 3
+
+struct rm_mode {
+	uint64_t base;
+	uint64_t window;
+	uint64_t gap[3];	/* gaps up to these, and 0 */
+};
+
+static const struct rm_mode rm_modes[] = {
+	{ T0, 1000, { 50, 400, 200 } },
+	{ T0, 5000, { 100, 600, 300 } },
+	{ T0, MIN, { 1000, 8000, 3000 } },
+	{ 1700000000000ULL, 24 * HOUR, { HOUR, 12 * HOUR, 2 * HOUR } },
+};
 
 static void
 test_window_random_model(void)
 {
 	static uint64_t times[RM_ADDRS][RM_EVENTS];
-	static const struct { unsigned count; uint64_t window; } rr[3] = {
-		{ 3, 1000 }, { 7, 5000 }, { 40, 60000 },
-	};
-	struct guard_rule rules[3];
-	struct ipaddr ips[RM_ADDRS];
-	size_t nt[RM_ADDRS] = { 0 };
-	struct guard *g = new_guard(1000);
-	uint64_t now = T0;
-	size_t mismatches = 0;
 
-	for (int r = 0; r < 3; r++) {
-		char name[8];
+	for (size_t m = 0; m < sizeof(rm_modes) / sizeof(rm_modes[0]); m++) {
+		const struct rm_mode *md = &rm_modes[m];
+		struct ipaddr ips[RM_ADDRS];
+		size_t nt[RM_ADDRS] = { 0 };
+		struct guard *g = new_guard(1000);
+		uint64_t now = md->base;
+		size_t mismatches = 0;
 
-		snprintf(name, sizeof(name), "r%d", r);
-		rules[r] = rule_of(name, GUARD_EV_CONNECT, ALL_PROTOS,
-		    rr[r].count, rr[r].window, 0, GUARD_BLOCK_NONE);
-	}
-	guard_set_rules(g, rules, 3);
-	ips[0] = ip_of("192.0.2.1");
-	ips[1] = ip_of("192.0.2.2");
-	ips[2] = ip_of("2001:db8::1");
-	for (size_t e = 0; e < RM_EVENTS; e++) {
-		uint64_t x = rng();
-		size_t a = (size_t)(x % RM_ADDRS);
-		unsigned before[3], want;
+		set_window_rules(g, GUARD_EV_CONNECT, md->window);
+		ips[0] = ip_of("192.0.2.1");
+		ips[1] = ip_of("192.0.2.2");
+		ips[2] = ip_of("2001:db8::1");
+		for (size_t e = 0; e < RM_EVENTS; e++) {
+			uint64_t x = rng();
+			size_t a = (size_t)(x % RM_ADDRS), in = 0;
+			unsigned got;
+			int ok;
 
-		switch ((x >> 8) % 4) {
-		case 0:
-			break;				/* same ms */
-		case 1:
-			now += 1 + (x >> 16) % 200;
-			break;
-		case 2:
-			now += (x >> 16) % 1500;
-			break;
-		default:
-			now += (x >> 16) % 8000;
-			break;
-		}
-		for (int r = 0; r < 3; r++)
-			before[r] = fires_of(rules[r].name);
-		CHECK(guard_connect(g, &ips[a], GUARD_SMTP, now) ==
-		    GUARD_ACCEPT);
-		times[a][nt[a]++] = now;
-		for (int r = 0; r < 3; r++) {
-			size_t in = 0;
-
+			if ((x >> 8) % 4 != 0)
+				now += (x >> 16) % (md->gap[(x >> 8) % 4 - 1] +
+				    1);
+			got = win_event(g, WIN_CONNECT, &ips[a], now);
+			times[a][nt[a]++] = now;
 			for (size_t k = nt[a]; k-- > 0;) {
-				if (now - times[a][k] >= rr[r].window)
+				if (now - times[a][k] >= md->window)
 					break;
 				in++;
 			}
-			want = in >= rr[r].count;
-			if ((fires_of(rules[r].name) > before[r]) != want &&
-			    mismatches++ < 5)
-				fprintf(stderr, "  event %zu rule %d: in %zu, "
-				    "fired %d\n", e, r, in, !want);
+			ok = in <= WIN_RULES ? got == in :
+			    got == 0 || got == WIN_RULES;
+			if (!ok && mismatches++ < 5)
+				fprintf(stderr, "  mode %zu event %zu at "
+				    "+%llu: %zu in the window, rules say "
+				    "%u\n", m, e, (unsigned long long)(now -
+				    md->base), in, got);
+			if (e % 1000 == 0)
+				guard_expire(g, now);
 		}
+		CHECK(mismatches == 0);
+		guard_free(&g);
 	}
-	CHECK(mismatches == 0);
+}
+
+/* An alert-only rule alerts once for a burst, not at every event. */
+static void
+test_alert_only_once_per_burst(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.3");
+
+	set_one_rule(g, rule_of("dos-alert", GUARD_EV_CONNECT, ALL_PROTOS, 5,
+	    MIN, 0, GUARD_BLOCK_NONE));
+	for (int i = 0; i < 100; i++)
+		CHECK(guard_connect(g, &a, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	CHECK(rec.fired == 1 && rec.fired_with_block == 0);
+	CHECK(stats(g).blocked == 0);
 	guard_free(&g);
 }
 
@@ -525,22 +565,17 @@ test_dos_connect(void)
 	CHECK(rec.lifted == 0 && stats(g).blocked == 1);
 	CHECK(guard_connect(g, &a, GUARD_SMTP, until - 1) ==
 	    GUARD_REFUSE_BLOCKED);
-	CHECK(guard_connect(g, &a, GUARD_SMTP, until) == GUARD_ACCEPT);
+	CHECK(rec.lifted == 0);
 	guard_expire(g, until);
 	CHECK(rec.lifted == 1 && rec.lifted_expired == 1 &&
 	    rec.last_expired == 1);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, until) == GUARD_ACCEPT);
 	CHECK(cidr_eq(&rec.lifted_block.range, &key_a));
 	CHECK_STR(rec.lifted_block.rule, "dos");
 	CHECK(stats(g).blocked == 0);
 	guard_expire(g, until + HOUR);
 	CHECK(rec.lifted == 1);
-	/* a fresh count after the block: 4 more accepted, the 5th blocks */
-	for (unsigned i = 1; i < 5; i++)
-		CHECK(guard_connect(g, &a, GUARD_SMTP, until + i) ==
-		    GUARD_ACCEPT);
-	CHECK(rec.fired == 2);
-	CHECK(guard_connect(g, &a, GUARD_SMTP, until + 5) ==
-	    GUARD_REFUSE_BLOCKED);
+	/* counting after the block: test_block_end_recount */
 	guard_free(&g);
 }
 
@@ -960,6 +995,30 @@ test_brute_force_refuses_connect(void)
 	guard_free(&g);
 }
 
+/* A login rule of kind NONE only alerts (guard.h): it never makes a
+ * right password fail. */
+static void
+test_login_alert_only_rule(void)
+{
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.35");
+	enum guard_login_result r;
+
+	set_one_rule(g, rule_of("login-alert", GUARD_EV_AUTH_FAIL,
+	    ALL_PROTOS, 3, 10 * MIN, 0, GUARD_BLOCK_NONE));
+	for (int i = 0; i < 3; i++)
+		CHECK(login(g, &a, 0, T0) == GUARD_LOGIN_FAILED);
+	CHECK(rec.fired == 1 && rec.fired_with_block == 0);
+	CHECK(stats(g).blocked == 0);
+	r = login(g, &a, 1, T0 + 1);
+	if (r != GUARD_LOGIN_OK)
+		fprintf(stderr, "  alert-only rule, 3 failures, right "
+		    "password: %d\n", r);
+	CHECK(r == GUARD_LOGIN_OK);
+	CHECK(stats(g).logins_pretended == 0);
+	guard_free(&g);
+}
+
 /* fired once per block, with its contents; not again while in force;
  * again after the block ended. */
 static void
@@ -1195,8 +1254,8 @@ test_list_table(void)
 			v = guard_connect(g, &ip, GUARD_SMTP, T0 + q->at);
 			if (v != q->want || (m == NULL) != (q->entry == NULL) ||
 			    (m != NULL && strcmp(m->comment, q->entry) != 0)) {
-				fprintf(stderr, "  case %zu %s at +%llu: verdict "
-				    "%d, entry %s\n", c, q->ip,
+				fprintf(stderr, "  case %zu %s at +%llu: "
+				    "verdict %d, entry %s\n", c, q->ip,
 				    (unsigned long long)q->at, v,
 				    m ? m->comment : "none");
 				CHECK(!"list decision");
@@ -1430,14 +1489,14 @@ static void
 test_admin_block_logins_ipv6_host(void)
 {
 	static const char *const ranges[] = {
-		"2001:db8:1:2::5/128", "2001:db8:1:2::/80", "2001:db8:1:2::/64",
-		"2001:db8::/32",
+		"2001:db8:1:2:abcd::5/128", "2001:db8:1:2:abcd::/80",
+		"2001:db8:1:2::/64", "2001:db8::/32",
 	};
 
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
 		struct guard *g = new_guard(1000);
 		struct guard_block b;
-		struct ipaddr in = ip_of("2001:db8:1:2::5");
+		struct ipaddr in = ip_of("2001:db8:1:2:abcd::5");
 		enum guard_login_result r;
 
 		memset(&b, 0, sizeof(b));
@@ -1447,8 +1506,9 @@ test_admin_block_logins_ipv6_host(void)
 		CHECK(guard_block_find(g, &in, T0) != NULL);
 		r = login(g, &in, 1, T0);
 		if (r != GUARD_LOGIN_BLOCKED)
-			fprintf(stderr, "  logins block %s: login from "
-			    "2001:db8:1:2::5 gives %d\n", ranges[i], r);
+			fprintf(stderr, "  logins block %s: right password "
+			    "from 2001:db8:1:2:abcd::5 gives %d\n", ranges[i],
+			    r);
 		CHECK(r == GUARD_LOGIN_BLOCKED);
 		guard_free(&g);
 	}
@@ -1874,6 +1934,112 @@ test_wall_clock_periodic_expire(void)
 	guard_free(&g);
 }
 
+/* A server calls guard_expire() on a timer, which may well run before
+ * the first event: windows must be exact afterwards. Calls need not
+ * come in time order (events of different connections; the clock may
+ * step back): b's events are reported before a's older one. */
+static void
+test_expire_before_first_event(void)
+{
+	const uint64_t tw = 1700000000000ULL;
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.138"), b = ip_of("192.0.2.139");
+	uint64_t t = tw + HOUR;
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3,
+	    10 * SEC, MIN, GUARD_BLOCK_CONNECTIONS));
+	guard_expire(g, tw);
+	guard_connect(g, &a, GUARD_SMTP, t - 9998);
+	/* b: the first of three is exactly 10 s old: not blocked */
+	guard_connect(g, &b, GUARD_SMTP, t - 10000);
+	guard_connect(g, &b, GUARD_SMTP, t - 1);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, t) == GUARD_ACCEPT);
+	CHECK(rec.fired == 0);
+	/* a: three inside 10 s: blocked */
+	guard_connect(g, &a, GUARD_SMTP, t - 1);
+	guard_connect(g, &a, GUARD_SMTP, t + 1);
+	if (rec.fired != 1)
+		fprintf(stderr, "  guard_expire(%llu) first, then 3 "
+		    "connections within 10 s an hour later (one call 2 ms "
+		    "out of order before): fired %u\n",
+		    (unsigned long long)tw, rec.fired);
+	CHECK(rec.fired == 1);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t + 2) ==
+	    GUARD_REFUSE_BLOCKED);
+	guard_free(&g);
+}
+
+/* The cost of an event must not depend on whether guard_expire() ran
+ * before the first event: 20,000 connections from distinct addresses,
+ * timed both ways. The bound is loose (20 times the first, plus half a
+ * second): it only catches work proportional to the table per event. */
+static double
+time_distinct_connects(int expire_first)
+{
+	const uint64_t tw = 1700000000000ULL;
+	struct guard *g = new_guard(100000);
+	struct timespec t0, t1;
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 50,
+	    5 * MIN, 5 * MIN, GUARD_BLOCK_CONNECTIONS));
+	if (expire_first)
+		guard_expire(g, tw);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < 20000; i++) {
+		struct ipaddr ip = ip_of("10.0.0.0");
+
+		ip.a[13] = (uint8_t)(i >> 16);
+		ip.a[14] = (uint8_t)(i >> 8);
+		ip.a[15] = (uint8_t)i;
+		guard_connect(g, &ip, GUARD_SMTP, tw + 1 + i / 10);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	guard_free(&g);
+	return (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+static void
+test_expire_first_event_cost(void)
+{
+	double plain = time_distinct_connects(0);
+	double after = time_distinct_connects(1);
+
+	if (after > 20 * plain + 0.5)
+		fprintf(stderr, "  20000 connects: %.3f s, %.3f s after an "
+		    "early guard_expire()\n", plain, after);
+	CHECK(after <= 20 * plain + 0.5);
+}
+
+/* 60 days without any event or guard_expire() (more than 2^32 ms),
+ * then a burst: counted exactly. */
+static void
+test_long_idle_gap(void)
+{
+	const uint64_t tw = 1700000000000ULL, t = tw + 60 * 24 * HOUR;
+	struct guard *g = new_guard(1000);
+	struct ipaddr a = ip_of("192.0.2.140"), b = ip_of("192.0.2.141");
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3,
+	    10 * SEC, MIN, GUARD_BLOCK_CONNECTIONS));
+	guard_connect(g, &b, GUARD_SMTP, tw);
+	guard_connect(g, &a, GUARD_SMTP, t + 1);
+	guard_connect(g, &a, GUARD_SMTP, t + 2);
+	/* one reported late, 2 ms out of order */
+	guard_connect(g, &a, GUARD_SMTP, t);
+	if (rec.fired != 1)
+		fprintf(stderr, "  after 60 idle days, 3 connections in 3 ms "
+		    "(the last reported 2 ms late): fired %u\n", rec.fired);
+	CHECK(rec.fired == 1);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t + 3) ==
+	    GUARD_REFUSE_BLOCKED);
+	/* and b's old connection is not in a 10 s window now */
+	guard_connect(g, &b, GUARD_SMTP, t + 3);
+	guard_connect(g, &b, GUARD_SMTP, t + 4);
+	CHECK(rec.fired == 1);
+	guard_free(&g);
+}
+
 /* From a small base time (epoch 0) through the rebase at 2^31 ms. */
 static void
 test_rebase(void)
@@ -2096,9 +2262,23 @@ seconds_since(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Heap bytes in use (malloc's own view, headers and rounding
+ * included); 0 under ASan, which replaces malloc. */
+static size_t
+heap_in_use(void)
+{
 #ifdef __SANITIZE_ADDRESS__
-#define FLOOD_N 2000000ULL
+	return 0;
 #else
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* 10 million as the issue asks (about 20 s, 35 s under ASan);
+ * -DFLOOD_N=... overrides it for quick local runs. */
+#ifndef FLOOD_N
 #define FLOOD_N 10000000ULL
 #endif
 #define FLOOD_MAX 1000000ULL
@@ -2117,7 +2297,7 @@ test_memory_cap_flood(void)
 	struct guard_stats st;
 	struct timespec t0;
 	uint64_t distinct = 0, now = T0;
-	size_t max_seen = 0;
+	size_t max_seen = 0, heap0 = heap_in_use();
 	double secs, at_cap = 0;
 
 	rules[0] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 50, 5 * MIN,
@@ -2166,9 +2346,14 @@ test_memory_cap_flood(void)
 			CHECK(st.tracked == FLOOD_MAX);
 			CHECK(st.evictions == 0);
 			printf("  bytes per tracked address at %zu tracked: "
-			    "%.1f (guard_memory %zu)\n", st.tracked,
+			    "%.1f by guard_memory (%zu)", st.tracked,
 			    (double)guard_memory(g) / (double)st.tracked,
 			    guard_memory(g));
+			if (heap0 != 0)
+				printf(", %.1f by malloc",
+				    (double)(heap_in_use() - heap0) /
+				    (double)st.tracked);
+			printf("\n");
 			at_cap = seconds_since(&t0);
 		}
 	}
@@ -2208,6 +2393,7 @@ static const struct harness_test tests[] = {
 	TEST(test_key),
 	TEST(test_window_table),
 	TEST(test_window_random_model),
+	TEST(test_alert_only_once_per_burst),
 	TEST(test_dos_connect),
 	TEST(test_dos_exact_counts),
 	TEST(test_block_end_recount),
@@ -2220,6 +2406,7 @@ static const struct harness_test tests[] = {
 	TEST(test_login_success_not_counted),
 	TEST(test_escalation),
 	TEST(test_brute_force_refuses_connect),
+	TEST(test_login_alert_only_rule),
 	TEST(test_hook_once_per_block),
 	TEST(test_allow_never_counted),
 	TEST(test_deny_hook),
@@ -2245,6 +2432,9 @@ static const struct harness_test tests[] = {
 	TEST(test_wall_clock_first_expire),
 	TEST(test_wall_clock_2_32_boundary),
 	TEST(test_wall_clock_periodic_expire),
+	TEST(test_expire_before_first_event),
+	TEST(test_long_idle_gap),
+	TEST(test_expire_first_event_cost),
 	TEST(test_rebase),
 	TEST(test_rebase_after_block),
 	TEST(test_table_integrity_under_eviction),
