@@ -189,7 +189,9 @@ cli_serve(struct cli *cli)
 		fatal("tls: %s", err);
 	signal(SIGPIPE, SIG_IGN);
 	srv.base = event_base_new();
-	if (srv.base == NULL)
+	/* Two priorities: sessions and finished work (0) go before new
+	 * connections (1), so a flood of connects cannot starve clients. */
+	if (srv.base == NULL || event_base_priority_init(srv.base, 2) < 0)
 		fatal("cannot create the event loop");
 	conn_init(srv.base);
 	listener_init(srv.base);

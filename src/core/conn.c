@@ -15,6 +15,7 @@
 #include "core/util.h"
 
 #define CONN_CLOSE_TIMEOUT 30	/* seconds to flush the last output */
+#define CONN_PRIORITY 0		/* before accepting (see serve.c) */
 
 static struct {
 	struct event_base *base;
@@ -160,6 +161,7 @@ conn_init(struct event_base *base)
 	cs.work = event_new(base, -1, 0, work_cb, NULL);
 	if (cs.work == NULL)
 		fatal("cannot create an event");
+	event_priority_set(cs.work, CONN_PRIORITY);
 }
 
 static int
@@ -180,6 +182,7 @@ conn_setup_bev(struct conn *c, int tls)
 		return -1;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_INPUT_HIGH);
+	bufferevent_priority_set(c->bev, CONN_PRIORITY);
 	if (c->timeout > 0)
 		conn_set_timeout(c, c->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -109,7 +109,9 @@ pool_start(struct event_base *base, unsigned nthreads)
 	if (pool.efd < 0)
 		return -1;
 	pool.ev = event_new(base, pool.efd, EV_READ | EV_PERSIST, on_wake, NULL);
-	if (pool.ev == NULL || event_add(pool.ev, NULL) < 0)
+	/* Finished work answers clients: as urgent as their sessions. */
+	if (pool.ev == NULL || event_priority_set(pool.ev, 0) < 0 ||
+	    event_add(pool.ev, NULL) < 0)
 		return -1;
 	for (unsigned i = 0; i < nthreads; i++) {
 		if (pthread_create(&pool.threads[i], NULL, worker, NULL) != 0)

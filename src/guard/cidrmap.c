@@ -43,6 +43,17 @@ cidrmap_release(struct cidrmap *m)
 	m->slots = NULL;
 	m->cap = m->count = 0;
 	memset(m->prefix_uses, 0, sizeof(m->prefix_uses));
+	m->nlengths = 0;
+}
+
+/* Rebuilds the list of prefix lengths in use (on first and last use). */
+static void
+update_lengths(struct cidrmap *m)
+{
+	m->nlengths = 0;
+	for (int p = 128; p >= 0; p--)
+		if (m->prefix_uses[p] > 0)
+			m->lengths[m->nlengths++] = (uint8_t)p;
 }
 
 static int
@@ -89,7 +100,8 @@ cidrmap_put(struct cidrmap *m, const struct cidr *key, void *value)
 	prev = m->slots[i].value;
 	if (prev == NULL) {
 		m->count++;
-		m->prefix_uses[key->prefix]++;
+		if (m->prefix_uses[key->prefix]++ == 0)
+			update_lengths(m);
 	}
 	m->slots[i].key = *key;
 	m->slots[i].value = value;
@@ -118,7 +130,8 @@ cidrmap_del(struct cidrmap *m, const struct cidr *key)
 		return NULL;
 	m->slots[i].value = NULL;
 	m->count--;
-	m->prefix_uses[key->prefix]--;
+	if (--m->prefix_uses[key->prefix] == 0)
+		update_lengths(m);
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	for (j = (i + 1) & (m->cap - 1); m->slots[j].value != NULL;
 	    j = (j + 1) & (m->cap - 1)) {
@@ -142,18 +155,19 @@ cidrmap_lookup(const struct cidrmap *m, const struct ipaddr *ip,
 
 	if (m->count == 0)
 		return NULL;
-	for (int p = 128; p >= 0; p--) {
+	for (unsigned li = 0; li < m->nlengths; li++) {
+		unsigned p = m->lengths[li];
 		struct cidr key;
 		void *value;
 
 		/* IPv4 is held mapped: only /96 and longer ranges (IPv4
 		 * ranges) apply to it, never an IPv6 range such as ::/0. */
-		if (m->prefix_uses[p] == 0 || (v4 && p < 96))
-			continue;
+		if (v4 && p < 96)
+			break;
 		key.addr = *ip;
-		key.prefix = (unsigned)p;
+		key.prefix = p;
 		for (unsigned i = 0; i < 16; i++) {
-			unsigned keep = (unsigned)p > i * 8 ? (unsigned)p - i * 8 : 0;
+			unsigned keep = p > i * 8 ? p - i * 8 : 0;
 
 			if (keep < 8)
 				key.addr.a[i] &= (uint8_t)(0xff00 >> keep);

@@ -20,6 +20,8 @@ struct cidrmap {
 	size_t count;
 	uint64_t seed;
 	unsigned prefix_uses[129];	/* entries per prefix length */
+	uint8_t lengths[129];		/* prefix lengths in use, longest first */
+	unsigned nlengths;
 };
 
 void cidrmap_init(struct cidrmap *m);

@@ -46,6 +46,7 @@ struct guard {
 	uint64_t epoch;
 	uint64_t seed;
 	uint64_t rng;			/* xorshift state for eviction samples */
+	size_t log_bytes;		/* held by the entries' event logs */
 
 	/* Tracked addresses: a dense array and an index of slots. */
 	struct entry *entries;
@@ -151,9 +152,10 @@ entry_find(const struct guard *g, const struct ipaddr *key)
 }
 
 static void
-entry_free_logs(struct entry *e)
+entry_free_logs(struct guard *g, struct entry *e)
 {
 	for (int k = 0; k < NLOGS; k++) {
+		g->log_bytes -= guard_log_size(e->log[k]);
 		free(e->log[k]);
 		e->log[k] = NULL;
 	}
@@ -180,7 +182,7 @@ entry_remove(struct guard *g, size_t idx)
 			i = j;
 		}
 	}
-	entry_free_logs(&g->entries[idx]);
+	entry_free_logs(g, &g->entries[idx]);
 	if (idx != last) {
 		g->entries[idx] = g->entries[last];
 		i = slot_of(g, &g->entries[idx].key, &found);
@@ -354,7 +356,7 @@ guard_free(struct guard **gp)
 	if (g == NULL)
 		return;
 	for (size_t e = 0; e < g->nentries; e++)
-		entry_free_logs(&g->entries[e]);
+		entry_free_logs(g, &g->entries[e]);
 	free(g->entries);
 	free(g->slots);
 	free_users(g);
@@ -506,7 +508,7 @@ block_ended(struct guard *g, const struct cidr *range)
 	struct entry *e = entry_find(g, &range->addr);
 
 	if (e != NULL && guard_key(g, &range->addr).prefix == range->prefix)
-		entry_free_logs(e);
+		entry_free_logs(g, e);
 }
 
 int
@@ -533,32 +535,36 @@ guard_block_clear(struct guard *g)
 
 struct block_query {
 	uint64_t now;
-	enum guard_kind kind;
+	const struct guard_block *logins;	/* a logins block seen */
 };
 
+/* Accepts the longest live connections block, noting the longest live
+ * logins block on the way: one pass finds the strongest block. */
 static int
-block_live_kind(void *value, void *arg)
+block_pick(void *value, void *arg)
 {
 	const struct guard_block *b = value;
-	const struct block_query *q = arg;
+	struct block_query *q = arg;
 
-	return (b->until_ms == 0 || b->until_ms > q->now) && b->kind == q->kind;
+	if (b->until_ms != 0 && b->until_ms <= q->now)
+		return 0;
+	if (b->kind == GUARD_BLOCK_CONNECTIONS)
+		return 1;
+	if (q->logins == NULL)
+		q->logins = b;
+	return 0;
 }
 
 const struct guard_block *
 guard_block_find(struct guard *g, const struct ipaddr *ip, uint64_t now)
 {
-	struct block_query q = { now, GUARD_BLOCK_CONNECTIONS };
+	struct block_query q = { now, NULL };
 	const struct guard_block *b;
 
 	if (g->blocks.count == 0)
 		return NULL;
-	b = cidrmap_lookup(&g->blocks, ip, block_live_kind, &q);
-	if (b == NULL) {
-		q.kind = GUARD_BLOCK_LOGINS;
-		b = cidrmap_lookup(&g->blocks, ip, block_live_kind, &q);
-	}
-	return b;
+	b = cidrmap_lookup(&g->blocks, ip, block_pick, &q);
+	return b != NULL ? b : q.logins;
 }
 
 struct foreach_arg {
@@ -665,7 +671,8 @@ fire_block(struct guard *g, const struct guard_rule *r,
 		g->hooks.fired(g->hooks.ctx, r, &b, NULL);
 }
 
-/* Counts an event for key and fires every rule whose count it reaches. */
+/* Counts an event for key and fires every rule whose count it reaches.
+ * The caller has ended key's block if its time was up (expire_key). */
 static void
 count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
     enum guard_proto proto, uint64_t now, struct entry *e)
@@ -673,13 +680,12 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 	uint32_t t;
 
 	g->stats.events++;
-	expire_key(g, key, now);
 	if (!(g->counted[ev] & (1u << proto)))
 		return;
 	if (e == NULL && (e = entry_get(g, &key->addr, now)) == NULL)
 		return;
 	t = rel(g, now);
-	guard_log_add(&e->log[ev], t, proto, g->log_cap[ev]);
+	g->log_bytes += guard_log_add(&e->log[ev], t, proto, g->log_cap[ev]);
 	for (size_t i = 0; i < g->nrules; i++) {
 		const struct guard_rule *r = &g->rules[i];
 		uint32_t since;
@@ -809,6 +815,7 @@ guard_session_end(struct guard *g, const struct ipaddr *ip,
 	if (accepted_message || listed_allow(g, ip, now))
 		return;
 	key = guard_key(g, ip);
+	expire_key(g, &key, now);
 	count_event(g, &key, GUARD_EV_BAD_SESSION, proto, now, NULL);
 }
 
@@ -821,6 +828,7 @@ guard_unknown_rcpt(struct guard *g, const struct ipaddr *ip,
 	if (listed_allow(g, ip, now))
 		return;
 	key = guard_key(g, ip);
+	expire_key(g, &key, now);
 	count_event(g, &key, GUARD_EV_UNKNOWN_RCPT, proto, now, NULL);
 }
 
@@ -897,13 +905,6 @@ guard_get_stats(const struct guard *g, struct guard_stats *st)
 size_t
 guard_memory(const struct guard *g)
 {
-	size_t n = g->entries_cap * sizeof(struct entry) +
-	    g->nslots * sizeof(uint32_t);
-
-	for (size_t e = 0; e < g->nentries; e++)
-		for (int k = 0; k < NLOGS; k++)
-			if (g->entries[e].log[k] != NULL)
-				n += sizeof(struct guard_log) +
-				    g->entries[e].log[k]->cap * sizeof(uint32_t);
-	return n;
+	return g->entries_cap * sizeof(struct entry) +
+	    g->nslots * sizeof(uint32_t) + g->log_bytes;
 }

@@ -26,16 +26,23 @@ nth_newest(const struct guard_log *l, unsigned k)
 	return l->t[(l->head + l->len - 1 - k) % l->cap];
 }
 
-void
+size_t
+guard_log_size(const struct guard_log *l)
+{
+	return l == NULL ? 0 : sizeof(*l) + l->cap * sizeof(l->t[0]);
+}
+
+size_t
 guard_log_add(struct guard_log **lp, uint32_t t, unsigned proto,
     uint16_t max)
 {
 	struct guard_log *l = *lp;
 	uint32_t stamp = (t & GUARD_STAMP_MASK) | (uint32_t)proto <<
 	    GUARD_STAMP_BITS;
+	size_t before = guard_log_size(l);
 
 	if (max == 0)
-		return;
+		return 0;
 	if (l == NULL) {
 		uint16_t cap = max < 2 ? max : 2;
 
@@ -63,6 +70,7 @@ guard_log_add(struct guard_log **lp, uint32_t t, unsigned proto,
 		l->t[l->head] = stamp;	/* overwrite the oldest */
 		l->head = (uint16_t)((l->head + 1) % l->cap);
 	}
+	return guard_log_size(l) - before;
 }
 
 int

@@ -5,6 +5,7 @@
 #ifndef MW_GUARD_GUARD_LOG_H
 #define MW_GUARD_GUARD_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A stamp: protocol in the top 2 bits, milliseconds since the guard's
@@ -18,9 +19,12 @@ struct guard_log {
 };
 
 /* Appends an event at time t (ms since epoch) for protocol proto; the
- * ring grows up to max stamps, then the oldest is overwritten. */
-void guard_log_add(struct guard_log **lp, uint32_t t, unsigned proto,
+ * ring grows up to max stamps, then the oldest is overwritten. Returns
+ * the bytes the log grew by. */
+size_t guard_log_add(struct guard_log **lp, uint32_t t, unsigned proto,
     uint16_t max);
+/* Bytes held by l (0 for NULL). */
+size_t guard_log_size(const struct guard_log *l);
 /* 1 if at least count events of the protocols in mask happened at or
  * after since. all_mask is every protocol that can be in the log: when
  * mask covers it, the answer is O(1). */
