@@ -17,6 +17,7 @@
 
 #define LISTEN_BACKLOG 511
 #define ACCEPT_PAUSE_S 1	/* after accept() fails, e.g. EMFILE */
+#define ACCEPT_BATCH 8		/* connections accepted per loop turn */
 
 static struct event_base *listen_base;
 
@@ -27,47 +28,54 @@ listener_init(struct event_base *base)
 }
 
 static void
-on_accept(struct evconnlistener *evl, evutil_socket_t fd,
-    struct sockaddr *sa, int socklen, void *arg)
-{
-	struct listener *l = arg;
-
-	(void)evl;
-	(void)socklen;
-	l->accepted++;
-	if (l->proxy)
-		proxy_accept(listen_base, l, fd, sa);
-	else
-		l->accept(l, fd, sa);
-}
-
-static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 
 	(void)fd;
 	(void)what;
-	if (l->evl != NULL)
-		evconnlistener_enable(l->evl);
+	if (l->ev != NULL)
+		event_add(l->ev, NULL);
 }
 
+/* Accepts at most ACCEPT_BATCH connections per loop iteration: the
+ * listening socket stays readable, so the rest wait for the next turn
+ * while established sessions (higher priority) go first. */
 static void
-on_accept_error(struct evconnlistener *evl, void *arg)
+on_readable(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
-	struct timeval tv = { .tv_sec = ACCEPT_PAUSE_S };
-	int err = EVUTIL_SOCKET_ERROR();
 
-	/* EMFILE and friends would fire again at once: pause accepting
-	 * for a moment instead of spinning. */
-	log_warn("listener", 0, "event=accept-error listener=%s error=\"%s\"",
-	    l->name, evutil_socket_error_to_string(err));
-	evconnlistener_disable(evl);
-	if (l->retry == NULL)
-		l->retry = evtimer_new(listen_base, on_retry, l);
-	if (l->retry != NULL)
-		evtimer_add(l->retry, &tv);
+	(void)what;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			struct timeval tv = { .tv_sec = ACCEPT_PAUSE_S };
+
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			/* EMFILE and friends would fire again at once:
+			 * pause accepting for a moment instead of spinning. */
+			log_warn("listener", 0, "event=accept-error listener=%s "
+			    "error=\"%s\"", l->name, strerror(errno));
+			event_del(l->ev);
+			if (l->retry == NULL)
+				l->retry = evtimer_new(listen_base, on_retry, l);
+			if (l->retry != NULL)
+				evtimer_add(l->retry, &tv);
+			return;
+		}
+		l->accepted++;
+		if (l->proxy)
+			proxy_accept(listen_base, l, fd, (struct sockaddr *)&ss);
+		else
+			l->accept(l, fd, (struct sockaddr *)&ss);
+	}
 }
 
 static int
@@ -131,12 +139,14 @@ fail:
 void
 listener_close(struct listener *l)
 {
-	if (l->evl != NULL) {
-		evconnlistener_free(l->evl);
+	if (l->ev != NULL) {
+		event_free(l->ev);
+		close(l->fd);
 		log_info("listener", 0, "event=closed listener=%s address=%s",
 		    l->name, l->address);
 	}
-	l->evl = NULL;
+	l->ev = NULL;
+	l->fd = -1;
 	if (l->retry != NULL)
 		event_free(l->retry);
 	l->retry = NULL;
@@ -155,7 +165,7 @@ listener_apply(struct listener *l, int enabled, const char *address,
 		listener_close(l);
 		return 0;
 	}
-	if (l->evl != NULL && strcmp(l->address, address) == 0)
+	if (l->ev != NULL && strcmp(l->address, address) == 0)
 		return 0;
 	if (settings_split_address(address, host, sizeof(host), &port) < 0) {
 		*error_r = "bad address";
@@ -168,14 +178,17 @@ listener_apply(struct listener *l, int enabled, const char *address,
 		    "address=%s error=\"%s\"", l->name, address, *error_r);
 		return -1;
 	}
-	l->evl = evconnlistener_new(listen_base, on_accept, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (l->evl == NULL) {
+	l->ev = event_new(listen_base, fd, EV_READ | EV_PERSIST, on_readable,
+	    l);
+	if (l->ev == NULL || event_add(l->ev, NULL) < 0) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		l->ev = NULL;
 		close(fd);
 		*error_r = "cannot create a listener";
 		return -1;
 	}
-	evconnlistener_set_error_cb(l->evl, on_accept_error);
+	l->fd = fd;
 	str_copy(l->address, sizeof(l->address), address);
 	log_info("listener", 0, "event=listening listener=%s address=%s",
 	    l->name, address);

@@ -3,7 +3,7 @@
 #ifndef MW_CORE_LISTENER_H
 #define MW_CORE_LISTENER_H
 
-#include <event2/listener.h>
+#include <event2/event.h>
 #include <sys/socket.h>
 
 struct listener;
@@ -21,9 +21,10 @@ struct listener {
 	listener_accept_fn *accept;
 	const void *proto;	/* the protocol's own per-listener data */
 	/* State; read-only outside listener.c. */
-	struct evconnlistener *evl;
+	struct event *ev;	/* readable listening socket */
+	int fd;
 	struct event *retry;	/* re-enables accepting after an error */
-	char address[300];	/* what evl is bound to, "" when closed */
+	char address[300];	/* what fd is bound to, "" when closed */
 	unsigned long accepted;
 };
 
