@@ -5,6 +5,7 @@
 #define MW_TESTS_HARNESS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int harness_failed;
@@ -25,6 +26,20 @@ static int harness_failed;
 		harness_failed = 1; \
 	} \
 } while (0)
+
+/* A heap copy of n bytes plus a NUL, exactly that size, so that the
+ * sanitizers catch any read past the end. The caller frees it. */
+static inline char *
+exact(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p == NULL)
+		abort();
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
 
 struct harness_test {
 	const char *name;

@@ -10,17 +10,6 @@
 
 #define HASH "$6$salt$notarealhash"
 
-static char *
-exact(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p == NULL)
-		abort();
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
 
 /* ---- account_normalize ---- */
 

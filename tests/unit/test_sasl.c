@@ -8,17 +8,6 @@
 #include "core/sasl.h"
 #include "harness.h"
 
-static char *
-exact(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p == NULL)
-		abort();
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
 
 /* ---- base64 ---- */
 

@@ -13,17 +13,6 @@
 #include "harness.h"
 
 /* A NUL-terminated heap copy of the first n bytes of s. */
-static char *
-exact(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p == NULL)
-		abort();
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
 
 /* ---- verbs ---- */
 
