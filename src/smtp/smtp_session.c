@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/server.h"
@@ -657,10 +659,22 @@ smtp_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
 	struct smtp_session *s;
 	struct ipaddr ip;
+	char ipbuf[IPADDR_STRLEN];
 
 	if (ipaddr_from_sockaddr(sa, &ip) < 0 ||
 	    guard_srv_admit(fd, &ip, GUARD_SMTP) < 0)
 		return;
+	if (conn_count() >= settings_num(srv.set, SET_SERVER_MAX_CONNECTIONS)) {
+		static const char busy[] = "421 4.3.2 Too many connections, "
+		    "try again later\r\n";
+
+		(void)send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
+		close(fd);
+		log_warn("smtp", 0, "event=busy ip=%s connections=%u",
+		    ipaddr_str(&ip, ipbuf), conn_count());
+		return;
+	}
 	s = xcalloc(1, sizeof(*s));
 
 	s->l = l;

@@ -189,3 +189,27 @@ def test_idle_timeout(fresh_server):
             assert c.buf.startswith(b"421"), "unexpected data before close: %r" % c.buf
     with s.conn() as c:
         expect(c.ehlo(), 250)
+
+
+def test_max_connections(fresh_server):
+    """server.max-connections: the one past the limit gets 421 4.3.2 and is
+    closed; a slot frees up when a session ends."""
+    srv = fresh_server(settings={"server.max-connections": "10"})
+    held = [srv.conn() for _ in range(10)]
+    try:
+        extra = srv.conn(greeting=False)
+        expect(extra.reply(), 421, "4.3.2")
+        assert extra.at_eof()
+        extra.close()
+        expect(held.pop().cmd("QUIT"), 221)
+
+        def one_more():
+            c = srv.conn(greeting=False)
+            r = c.reply()
+            c.close()
+            return r.code == 220
+        from conftest import wait_until
+        assert wait_until(one_more)
+    finally:
+        for c in held:
+            c.close()
