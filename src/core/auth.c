@@ -6,6 +6,7 @@
 
 #include <crypt.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,13 +115,15 @@ auth_job_done(struct pool_job *job)
 {
 	struct auth_job *a = (struct auth_job *)job;
 	uint64_t delay = settings_num(srv.set, SET_AUTH_FAILURE_DELAY);
+	char esc[ACCOUNT_ADDR_MAX * 4 + 8];
 	struct timeval tv;
 
 	a->ok = guard_srv_login_end(&a->ticket, &a->peer, a->ok, a->known,
 	    a->username);
 	log_info("auth", a->conn_id, "event=%s protocol=%s user=\"%s\"",
 	    a->ok ? "auth-ok" : "auth-failed",
-	    guard_proto_name(a->ticket.proto), a->username);
+	    guard_proto_name(a->ticket.proto),
+	    log_escape(esc, sizeof(esc), a->username, strlen(a->username)));
 	if (a->ok || delay == 0 || conn_lookup(a->conn_id) == NULL) {
 		auth_finish(a);
 		return;
@@ -150,9 +153,9 @@ auth_check(struct conn *c, enum guard_proto proto, const char *username,
 	a->peer = c->peer;
 	guard_srv_login_begin(&c->peer, proto, &a->ticket);
 	if (account_normalize(username, a->username, &err) < 0) {
-		/* Not even an address: keep the text for the log only. */
-		log_escape(a->username, sizeof(a->username), username,
-		    strlen(username));
+		/* Not even an address: kept as sent (cut short) for the
+		 * logs, which escape it. */
+		snprintf(a->username, sizeof(a->username), "%s", username);
 		a->known = 0;
 	} else {
 		a->known = account_user_hash(srv.db, a->username, a->hash,

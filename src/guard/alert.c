@@ -176,13 +176,13 @@ alert_block(const struct guard_rule *r, const struct guard_block *b)
 	if (al.pending == 0 && (al.last_sent_ms == 0 ||
 	    now - al.last_sent_ms >= period)) {
 		snprintf(text, sizeof(text), "%s %s. This IP has been blocked "
-		    "%sfor the next %s. Someone from this IP is trying to "
+		    "for the next %s. Someone from this IP is trying to "
 		    "connect to the %s on %s.\r\nTotal attempts so far: %u\r\n"
-		    "Rule: %s\r\n\r\nTo lift the block: mailwarden ban del %s\r\n",
-		    what_happened(r), ip, b->kind == GUARD_BLOCK_LOGINS ?
-		    "from logging in " : "", dur, service_name(b->proto),
-		    settings_str(srv.set, SET_HOSTNAME), b->attempts, r->name,
-		    ip);
+		    "\r\nRule: %s (%s)\r\nTo lift the block: mailwarden ban "
+		    "del %s\r\n", what_happened(r), ip, dur,
+		    service_name(b->proto), settings_str(srv.set, SET_HOSTNAME),
+		    b->attempts, r->name, b->kind == GUARD_BLOCK_LOGINS ?
+		    "logins refused" : "all connections refused", ip);
 		snprintf(subject, sizeof(subject), "Mailwarden alert: %s "
 		    "blocked (%s)", ip, r->name);
 		send_alert(subject, text);

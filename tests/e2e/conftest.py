@@ -17,6 +17,7 @@ Environment:
 
 import base64
 import os
+import random
 import re
 import shutil
 import signal
@@ -62,7 +63,23 @@ def token():
 
 
 def free_port(host="127.0.0.1"):
+    """A free port below the kernel's range for outgoing connections, so
+    that no client socket (a flood test's, say) can take it before the
+    server binds it."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+                return port
+            except OSError:
+                continue
     with socket.socket(fam, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -13,11 +13,8 @@ import re
 import socket
 import time
 
-from conftest import (FACTOR, LIVE_TIMEOUT, SOCK_TIMEOUT, SMTPConn,
-                      SMTPProtocolError, expect, tls_context, wait_until)
-
-REFUSAL = re.compile(r"^421 4\.7\.0 ")
-
+from conftest import (FACTOR, LIVE_TIMEOUT, SOCK_TIMEOUT, Server, SMTPConn,
+                      SMTPProtocolError, expect, finish_server, tls_context, wait_until)
 
 def rules(**rules):
     """Settings for guard rules: rules(dos=(count, window, block), ...);
@@ -53,40 +50,11 @@ class GConn(SMTPConn):
         self.greeting = self.reply() if greeting else None
 
 
-def raw_first_bytes(port, src="127.0.0.1", proxy_header=None, timeout=SOCK_TIMEOUT):
-    """Connect (optionally sending a PROXY header), read everything the
-    server sends until it closes or goes quiet; returns (bytes, closed)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
-                                 source_address=(src, 0))
-    data = b""
-    closed = False
-    try:
-        if proxy_header is not None:
-            s.sendall(proxy_header)
-        s.settimeout(timeout)
-        while True:
-            try:
-                chunk = s.recv(4096)
-            except (ConnectionResetError, BrokenPipeError):
-                closed = True
-                break
-            except (socket.timeout, TimeoutError):
-                break
-            if not chunk:
-                closed = True
-                break
-            data += chunk
-            if b"\n" in data and not data.startswith(b"421"):
-                break       # a greeting: the session goes on, stop reading
-    finally:
-        s.close()
-    return data, closed
-
-
-def connect_outcome(port, src="127.0.0.1", proxy_header=None):
+def connect_outcome(port, src="127.0.0.1", proxy_header=None, host=None):
     """'accepted' (a 220 greeting; the session is ended with QUIT) or
     'refused' (exactly one '421 4.7.0' line, then the server closed)."""
-    c = GConn(port, src=src, greeting=False, proxy_header=proxy_header)
+    host = host or ("::1" if ":" in src else "127.0.0.1")
+    c = GConn(port, src=src, host=host, greeting=False, proxy_header=proxy_header)
     try:
         r = c.reply()
         if r.code == 220:
@@ -196,7 +164,7 @@ def stats(server):
     return json.loads(r.stdout)
 
 
-def wait_stats(server, pred, timeout=LIVE_TIMEOUT):
+def wait_stats(server, pred, timeout=LIVE_TIMEOUT, interval=0.2):
     """Poll `guard stats` (the file is rewritten every second) until
     pred(stats) holds; return the stats."""
     last = [None]
@@ -204,7 +172,7 @@ def wait_stats(server, pred, timeout=LIVE_TIMEOUT):
     def probe():
         last[0] = stats(server)
         return pred(last[0])
-    ok = wait_until(probe, timeout=timeout, interval=0.2)
+    ok = wait_until(probe, timeout=timeout, interval=interval)
     assert ok, "guard stats never satisfied the condition: %r" % last[0]
     return last[0]
 
@@ -291,29 +259,42 @@ def body_of(raw):
 
 def header(raw, name):
     head = raw[:raw.find(b"\r\n\r\n")].decode("utf-8", "replace")
-    m = re.search(r"(?im)^%s:[ \t]*(.*(?:\r\n[ \t].*)*)" % re.escape(name), head)
-    return m.group(1).replace("\r\n", "") if m else None
+    m = re.search(r"(?im)^%s:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)" % re.escape(name), head)
+    return m.group(1).replace("\r\n", "").strip() if m else None
 
 
-# -- PROXY protocol ------------------------------------------------------------
+# -- servers -------------------------------------------------------------------
 
-V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+def settle(server):
+    """Wait until the running server's guard has ticked once since its start
+    (its stats file is rewritten by the first one-second tick).
 
-
-def proxy_v2(src, dst="::1", sport=40000, dport=25):
-    """A PROXY v2 header for a TCP connection from src (IPv4 or IPv6)."""
-    if ":" in src:
-        fam = 0x21
-        addrs = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(
-            socket.AF_INET6, dst if ":" in dst else "::1")
-    else:
-        fam = 0x11
-        addrs = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(
-            socket.AF_INET, dst if ":" not in dst else "127.0.0.1")
-    body = addrs + sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
-    return V2_SIG + bytes([0x21, fam]) + len(body).to_bytes(2, "big") + body
+    Most tests call this, so that they test what they are about and not
+    the first second after start; test_guard_login.py has one test that
+    counts from the very first second on purpose."""
+    first = stats(server)["time"]
+    wait_stats(server, lambda st: st["time"] > first, timeout=5 * FACTOR, interval=0.05)
+    return server
 
 
-def proxy_v1(src, dst="127.0.0.1", sport=40000, dport=25):
-    proto = "TCP6" if ":" in src else "TCP4"
-    return ("PROXY %s %s %s %d %d\r\n" % (proto, src, dst, sport, dport)).encode()
+def guarded(fresh_server, settings=None, users=None, start=True):
+    """fresh_server(...) and, when started, settle()."""
+    s = fresh_server(settings=settings, users=users, start=start)
+    if start:
+        settle(s)
+    return s
+
+
+def shared_server(settings=None, users=None, prepare=None):
+    """For a module-scoped fixture (`yield from shared_server(...)`): one
+    settled server that several tests use, each from its own addresses.
+    prepare(server) runs before the start (CLI changes while stopped)."""
+    s = Server(settings=settings, users=users)
+    try:
+        if prepare is not None:
+            prepare(s)
+        s.start()
+        settle(s)
+        yield s
+    finally:
+        finish_server(s)
