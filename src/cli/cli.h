@@ -25,6 +25,9 @@ int cli_allow(struct cli *cli);
 int cli_deny(struct cli *cli);
 int cli_guard(struct cli *cli);
 
+/* With --json, prints j indented; always drops the reference to j. */
+struct json_t;
+void cli_put_json(const struct cli *cli, struct json_t *j);
 /* Prints "mailwarden: MESSAGE" on stderr; returns 1 (the exit status). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads a password line from stdin (no echo on a terminal) into pw of

@@ -40,13 +40,7 @@ print_rows(struct cli *cli, const char *sql)
 		json_array_append_new(arr, obj);
 	}
 	sqlite3_finalize(st);
-	if (cli->json) {
-		char *s = json_dumps(arr, JSON_INDENT(2));
-
-		puts(s);
-		free(s);
-	}
-	json_decref(arr);
+	cli_put_json(cli, arr);
 	return 0;
 }
 

@@ -31,13 +31,7 @@ config_list(struct cli *cli, const struct settings *s)
 			    s->is_set[i] ? ")" : "");
 		}
 	}
-	if (cli->json) {
-		char *out = json_dumps(arr, JSON_INDENT(2));
-
-		puts(out);
-		free(out);
-	}
-	json_decref(arr);
+	cli_put_json(cli, arr);
 	return 0;
 }
 

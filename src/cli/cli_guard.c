@@ -105,13 +105,7 @@ ban_list(struct cli *cli)
 			    reason);
 	}
 	sqlite3_finalize(st);
-	if (cli->json) {
-		char *s = json_dumps(arr, JSON_INDENT(2));
-
-		puts(s);
-		free(s);
-	}
-	json_decref(arr);
+	cli_put_json(cli, arr);
 	return 0;
 }
 
@@ -229,13 +223,7 @@ list_cmd(struct cli *cli, enum guard_list list)
 				    comment);
 		}
 		sqlite3_finalize(st);
-		if (cli->json) {
-			char *s = json_dumps(arr, JSON_INDENT(2));
-
-			puts(s);
-			free(s);
-		}
-		json_decref(arr);
+		cli_put_json(cli, arr);
 		return 0;
 	}
 	memset(&e, 0, sizeof(e));
@@ -292,16 +280,10 @@ cli_guard(struct cli *cli)
 		json_decref(j);
 		return cli_error("no live statistics: is the server running?");
 	}
-	if (cli->json) {
-		char *s = json_dumps(j, JSON_INDENT(2));
-
-		puts(s);
-		free(s);
-	} else {
+	if (!cli->json)
 		json_object_foreach(j, key, v)
 			printf("%-18s %lld\n", key,
 			    (long long)json_integer_value(v));
-	}
-	json_decref(j);
+	cli_put_json(cli, j);
 	return 0;
 }

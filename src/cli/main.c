@@ -2,8 +2,10 @@
  * SECURITY: run by administrators, often as root; opens DATA and, when
  * DATA belongs to another user, becomes that user first. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -40,6 +42,19 @@ static const struct {
 	{ "guard", cli_guard, "guard stats                  live counters of "
 	    "the running server" },
 };
+
+void
+cli_put_json(const struct cli *cli, json_t *j)
+{
+	if (cli->json) {
+		char *s = json_dumps(j, JSON_INDENT(2));
+
+		if (s != NULL)
+			puts(s);
+		free(s);
+	}
+	json_decref(j);
+}
 
 int
 cli_error(const char *fmt, ...)

@@ -159,14 +159,21 @@ guard_store_forget_block_async(const struct cidr *range)
 	    v, 1);
 }
 
+/* Runs a change and tells a running server about it. When missing is
+ * set, changing no row is the error missing. */
 static int
-step_done(sqlite3 *db, sqlite3_stmt *st, const char **error_r)
+step_done(sqlite3 *db, sqlite3_stmt *st, const char *missing,
+    const char **error_r)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		*error_r = sqlite3_errmsg(db);
+		return -1;
+	}
+	if (missing != NULL && sqlite3_changes(db) == 0) {
+		*error_r = missing;
 		return -1;
 	}
 	return guard_store_bump_gen(db);
@@ -189,7 +196,7 @@ guard_store_ban(sqlite3 *db, const struct guard_block *b,
 	sqlite3_bind_int64(st, 3, (int64_t)b->created_ms);
 	sqlite3_bind_int64(st, 4, (int64_t)b->until_ms);
 	sqlite3_bind_text(st, 5, b->reason, -1, SQLITE_STATIC);
-	return step_done(db, st, error_r);
+	return step_done(db, st, NULL, error_r);
 }
 
 int
@@ -205,17 +212,7 @@ guard_store_unban(sqlite3 *db, const struct cidr *range,
 	sqlite3_bind_text(st, 1, cidr_str(range, r, sizeof(r)), -1,
 	    SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (int64_t)guard_store_now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		*error_r = sqlite3_errmsg(db);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_changes(db) == 0) {
-		*error_r = "no such block";
-		return -1;
-	}
-	return guard_store_bump_gen(db);
+	return step_done(db, st, "no such block", error_r);
 }
 
 int
@@ -235,7 +232,7 @@ guard_store_list_add(sqlite3 *db, const struct guard_list_entry *e,
 	sqlite3_bind_text(st, 3, e->comment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (int64_t)guard_store_now());
 	sqlite3_bind_int64(st, 5, (int64_t)e->expires_ms);
-	return step_done(db, st, error_r);
+	return step_done(db, st, NULL, error_r);
 }
 
 int
@@ -250,15 +247,5 @@ guard_store_list_del(sqlite3 *db, const struct cidr *range,
 	    SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, list == GUARD_ALLOW ? "allow" : "deny", -1,
 	    SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		*error_r = sqlite3_errmsg(db);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_changes(db) == 0) {
-		*error_r = "not on the list";
-		return -1;
-	}
-	return guard_store_bump_gen(db);
+	return step_done(db, st, "not on the list", error_r);
 }
