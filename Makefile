@@ -53,7 +53,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/unit/%: tests/unit/%.c tests/unit/harness.h $(LIBOBJ)
+$(B)/unit/%: tests/unit/%.c $(wildcard tests/unit/harness*.h) $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBOBJ) $(LIBS) $(LDFLAGS_MODE)
 

@@ -10,32 +10,7 @@
 #include "core/ipaddr.h"
 #include "guard/cidrmap.h"
 #include "harness.h"
-
-static struct cidr
-cidr_of(const char *s)
-{
-	struct cidr c;
-
-	memset(&c, 0, sizeof(c));
-	if (cidr_parse(s, &c) < 0) {
-		fprintf(stderr, "  bad cidr in test: %s\n", s);
-		CHECK(!"cidr_parse");
-	}
-	return c;
-}
-
-static struct ipaddr
-ip_of(const char *s)
-{
-	struct ipaddr ip;
-
-	memset(&ip, 0, sizeof(ip));
-	if (ipaddr_parse(s, &ip) < 0) {
-		fprintf(stderr, "  bad address in test: %s\n", s);
-		CHECK(!"ipaddr_parse");
-	}
-	return ip;
-}
+#include "harness_addr.h"
 
 /* Deterministic pseudo-random numbers (xorshift64*). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;

@@ -11,6 +11,7 @@
 #include "core/ipaddr.h"
 #include "guard/guard.h"
 #include "harness.h"
+#include "harness_addr.h"
 
 #define T0 1000000ULL		/* a base time for most tests, ms */
 #define SEC 1000ULL
@@ -139,32 +140,6 @@ new_guard(size_t max_tracked)
 	h.denied = on_denied;
 	h.evicted = on_evicted;
 	return guard_new(max_tracked, &h);
-}
-
-static struct ipaddr
-ip_of(const char *s)
-{
-	struct ipaddr ip;
-
-	memset(&ip, 0, sizeof(ip));
-	if (ipaddr_parse(s, &ip) < 0) {
-		fprintf(stderr, "  bad address in test: %s\n", s);
-		CHECK(!"ipaddr_parse");
-	}
-	return ip;
-}
-
-static struct cidr
-cidr_of(const char *s)
-{
-	struct cidr c;
-
-	memset(&c, 0, sizeof(c));
-	if (cidr_parse(s, &c) < 0) {
-		fprintf(stderr, "  bad cidr in test: %s\n", s);
-		CHECK(!"cidr_parse");
-	}
-	return c;
 }
 
 static int
