@@ -20,6 +20,7 @@
 #include "core/tls.h"
 #include "core/util.h"
 #include "guard/guard_server.h"
+#include "pop3/pop3_session.h"
 #include "smtp/smtp_session.h"
 
 #define RELOAD_INTERVAL_MS 250	/* settings changes apply within this */
@@ -29,6 +30,8 @@ static struct listener *const listeners[] = {
 	&smtp_listeners[SMTP_LISTENER_MX],
 	&smtp_listeners[SMTP_LISTENER_SUBMISSION],
 	&smtp_listeners[SMTP_LISTENER_SMTPS],
+	&pop3_listeners[POP3_LISTENER_PLAIN],
+	&pop3_listeners[POP3_LISTENER_TLS],
 };
 #define NLISTENERS (sizeof(listeners) / sizeof(listeners[0]))
 

@@ -263,6 +263,40 @@ conn_write(struct conn *c, const void *data, size_t len)
 	}
 }
 
+static void
+free_block(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)(uintptr_t)data);
+}
+
+void
+conn_write_owned(struct conn *c, void *data, size_t len)
+{
+	if (c->closing && c->next_free != NULL) {
+		free(data);
+		return;
+	}
+	if (evbuffer_add_reference(bufferevent_get_output(c->bev), data, len,
+	    free_block, NULL) < 0) {
+		free(data);
+		return;
+	}
+	if (!c->backpressure &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    CONN_OUTPUT_HIGH) {
+		c->backpressure = 1;
+		conn_update_reading(c);
+	}
+}
+
+size_t
+conn_output_pending(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
 void
 conn_printf(struct conn *c, const char *fmt, ...)
 {
@@ -286,7 +320,8 @@ conn_set_timeout(struct conn *c, unsigned seconds)
 	struct timeval tv = { .tv_sec = seconds };
 
 	c->timeout = seconds;
-	bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL, NULL);
+	bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL,
+	    seconds ? &tv : NULL);
 }
 
 void
@@ -413,6 +448,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		if (evbuffer_get_length(conn_input(c)) > 0 && !c->paused)
 			conn_kick(c);
 	}
+	if (c->ops->on_drain != NULL)
+		c->ops->on_drain(c);
 }
 
 static void

@@ -27,6 +27,9 @@ struct conn_ops {
 	/* The server is stopping: finish what was acknowledged, say
 	 * goodbye and close (now or once in-flight work is done). */
 	void (*on_shutdown)(struct conn *c);
+	/* Optional: all queued output has been sent (for protocols that
+	 * stream large replies piece by piece). */
+	void (*on_drain)(struct conn *c);
 };
 
 struct conn {
@@ -70,9 +73,14 @@ void conn_foreach(void (*fn)(struct conn *c, void *arg), void *arg);
 
 struct evbuffer *conn_input(struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len);
+/* Queues a malloc'd block, which conn frees once sent (no copy). */
+void conn_write_owned(struct conn *c, void *data, size_t len);
+/* Bytes queued and not yet sent. */
+size_t conn_output_pending(struct conn *c);
 void conn_printf(struct conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Idle timeout for reading, in seconds (0: none). */
+/* Idle timeout in seconds (0: none): for reading, and for a client that
+ * stops taking queued output. */
 void conn_set_timeout(struct conn *c, unsigned seconds);
 /* Stops/starts reading (e.g. while a worker job runs). Resuming calls
  * on_read later from the loop if input is already waiting. */

@@ -1,0 +1,72 @@
+/* A Maildir mailbox as a list of messages: what POP3 shows of INBOX and
+ * what IMAP builds its index on. Maildir is the truth: the list is a
+ * snapshot of new/ and cur/, and a file that moved (new/ to cur/, other
+ * flags) or went is found again by its unique name.
+ * All functions here touch the disk and block: workers and CLI only. */
+#ifndef MW_STORE_MAILBOX_H
+#define MW_STORE_MAILBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAILBOX_MAX_MESSAGES 1000000	/* listed at most, oldest first */
+#define MAILBOX_UID_MAX 70		/* RFC 1939 7: 1-70 characters */
+
+struct mailbox_msg {
+	uint64_t size;		/* octets on the wire, CRLF line ends */
+	uint64_t order;		/* delivery time from the name, in us */
+	uint32_t name_off;	/* file name: list->arena + name_off */
+	uint16_t name_len;	/* of the whole name */
+	uint16_t uniq_len;	/* of the unique part, before ":2," */
+	uint8_t in_cur;		/* 1: cur/, 0: new/ */
+	uint8_t seen;		/* has the S flag */
+};
+
+struct mailbox_list {
+	struct mailbox_msg *msgs;	/* oldest first */
+	size_t n;
+	uint64_t total_size;
+	char *arena;			/* the names, NUL-terminated */
+	size_t arena_len, arena_cap;
+};
+
+/* Lists maildir's new/ and cur/ (a missing maildir is empty). Sizes come
+ * from the name (",W=" or ",S="); only a file without either is read to
+ * count its size. 0, or -1 with errno; the caller frees with
+ * mailbox_list_free() in both cases. */
+int mailbox_scan(const char *maildir, struct mailbox_list *list);
+void mailbox_list_free(struct mailbox_list *list);
+
+static inline const char *
+mailbox_name(const struct mailbox_list *list, const struct mailbox_msg *m)
+{
+	return list->arena + m->name_off;
+}
+
+/* The message's stable unique id (POP3 UIDL) into uid
+ * (MAILBOX_UID_MAX + 1): its unique name when that is 1-70 printable
+ * characters, else a hash of it. */
+void mailbox_uid(const struct mailbox_list *list,
+    const struct mailbox_msg *m, char *uid);
+
+/* Opens m for reading. If it is not where the list says, looks it up by
+ * its unique name in new/ and cur/ and updates m (the name is then
+ * added to list's arena). Returns an fd, or -1 (errno ENOENT: the
+ * message is gone). */
+int mailbox_open(const char *maildir, struct mailbox_list *list,
+    struct mailbox_msg *m);
+
+/* What mailbox_update() does to one message. */
+enum { MAILBOX_KEEP, MAILBOX_DELETE, MAILBOX_MARK_SEEN };
+
+/* Applies actions[i] to list->msgs[i]: deletes, or moves into cur/ with
+ * the S flag added; then syncs new/ and cur/. A message already gone
+ * counts as deleted. Returns the number of actions that failed. */
+size_t mailbox_update(const char *maildir, struct mailbox_list *list,
+    const uint8_t *actions);
+
+/* Wire size of a file: its length plus one CR for every bare LF, plus
+ * CRLF if it does not end with a line end. -1 on error. */
+int mailbox_wire_size(int fd, uint64_t *size_r);
+
+#endif
