@@ -214,7 +214,8 @@ mailbox_scan(const char *maildir, struct mailbox_list *l)
 		}
 		closedir(d);
 	}
-	qsort_r(l->msgs, l->n, sizeof(*l->msgs), cmp_msg, l);
+	if (l->n > 1)
+		qsort_r(l->msgs, l->n, sizeof(*l->msgs), cmp_msg, l);
 	/* A file moved from new/ to cur/ during the scan shows twice. */
 	for (size_t i = 0; i < l->n; i++) {
 		const struct mailbox_msg *m = &l->msgs[i];
