@@ -10,6 +10,31 @@
 #include "core/settings.h"
 #include "core/util.h"
 
+/* What config list/get show: never a secret itself. */
+static const char *
+shown(const struct settings *s, int id)
+{
+	if (settings_table[id].type != SET_T_SECRET)
+		return s->str[id];
+	return s->str[id][0] != '\0' ? "(secret set)" : "";
+}
+
+static int
+config_set_secret(struct cli *cli, const char *name)
+{
+	char value[1024];
+	const char *err;
+	int id = settings_find(name), rc;
+
+	if (id < 0 || settings_table[id].type != SET_T_SECRET)
+		return cli_error("%s is not a secret setting", name);
+	if (cli_read_password(value, sizeof(value)) < 0)
+		return cli_error("no secret on stdin (or too long)");
+	rc = settings_set(cli->db, name, value, &err);
+	mem_wipe(value, sizeof(value));
+	return rc < 0 ? cli_error("%s", err) : 0;
+}
+
 static int
 config_list(struct cli *cli, const struct settings *s)
 {
@@ -21,11 +46,11 @@ config_list(struct cli *cli, const struct settings *s)
 		if (cli->json) {
 			json_array_append_new(arr, json_pack(
 			    "{s:s, s:s, s:s, s:b, s:b, s:s}", "name", d->name,
-			    "value", s->str[i], "default", d->def,
+			    "value", shown(s, i), "default", d->def,
 			    "set", s->is_set[i], "reloadable", d->reloadable,
 			    "why", d->why));
 		} else {
-			printf("%s = %s%s%s%s\n", d->name, s->str[i],
+			printf("%s = %s%s%s%s\n", d->name, shown(s, i),
 			    s->is_set[i] ? "  (default: " : "",
 			    s->is_set[i] ? (d->def[0] ? d->def : "\"\"") : "",
 			    s->is_set[i] ? ")" : "");
@@ -43,7 +68,13 @@ cli_config(struct cli *cli)
 	const char *err;
 	int id, rc = 0;
 
+	if (strcmp(op, "set-secret") == 0 && cli->argc == 2)
+		return config_set_secret(cli, cli->argv[1]);
 	if (strcmp(op, "set") == 0 && cli->argc == 3) {
+		id = settings_find(cli->argv[1]);
+		if (id >= 0 && settings_table[id].type == SET_T_SECRET)
+			return cli_error("%s is a secret: use config set-secret "
+			    "%s (reads stdin)", cli->argv[1], cli->argv[1]);
 		if (settings_set(cli->db, cli->argv[1], cli->argv[2], &err) < 0)
 			return cli_error("%s", err);
 		id = settings_find(cli->argv[1]);
@@ -66,19 +97,19 @@ cli_config(struct cli *cli)
 			rc = cli_error("unknown setting: %s", cli->argv[1]);
 		} else if (cli->json) {
 			json_t *o = json_pack("{s:s, s:s}", "name",
-			    settings_table[id].name, "value", s->str[id]);
+			    settings_table[id].name, "value", shown(s, id));
 
 			json_dumpf(o, stdout, 0);
 			putchar('\n');
 			json_decref(o);
 		} else {
-			printf("%s\n", s->str[id]);
+			printf("%s\n", shown(s, id));
 		}
 		settings_free(&s);
 		return rc;
 	}
-	return cli_error("usage: config set KEY VALUE | get KEY | unset KEY "
-	    "| list [--json]");
+	return cli_error("usage: config set KEY VALUE | set-secret KEY | "
+	    "get KEY | unset KEY | list [--json]");
 }
 
 int
@@ -88,6 +119,8 @@ cli_check(struct cli *cli)
 		{ SET_SMTP_ENABLED, SET_SMTP_ADDRESS },
 		{ SET_SUBMISSION_ENABLED, SET_SUBMISSION_ADDRESS },
 		{ SET_SMTPS_ENABLED, SET_SMTPS_ADDRESS },
+		{ SET_POP3_ENABLED, SET_POP3_ADDRESS },
+		{ SET_POP3S_ENABLED, SET_POP3S_ADDRESS },
 	};
 	const size_t nl = sizeof(listeners) / sizeof(listeners[0]);
 	const char *err;

@@ -121,6 +121,39 @@ settings_choice(int id, const char *value)
 	return bits;
 }
 
+int
+settings_hostports(const char *value, struct settings_hostport *out,
+    size_t max)
+{
+	const char *p = value;
+	size_t n = 0;
+
+	while (*p != '\0') {
+		char item[300], host[256];
+		size_t len = strcspn(p, ",");
+		struct ipaddr ip;
+		uint16_t port;
+
+		if (len == 0 || len >= sizeof(item) || n == max)
+			return -1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (settings_split_address(item, host, sizeof(host), &port) < 0 ||
+		    host[0] == '\0' || (ipaddr_parse(host, &ip) < 0 &&
+		    !valid_hostname(host)))
+			return -1;
+		if (out != NULL) {
+			str_copy(out[n].host, sizeof(out[n].host), host);
+			out[n].port = port;
+		}
+		n++;
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return -1;
+	}
+	return (int)n;
+}
+
 static int
 valid_address(const char *value)
 {
@@ -198,6 +231,14 @@ settings_validate(int id, const char *value, const char **error_r)
 		}
 		free(list);
 		return 0;
+	case SET_T_HOSTPORTS:
+		if (settings_hostports(value, NULL, d->max) < 0)
+			goto fail_fmt;
+		return 0;
+	case SET_T_SECRET:
+		if (strlen(value) > d->max)
+			goto fail_fmt;
+		return 0;
 	case SET_T_CHOICE:
 	case SET_T_SET:
 		if (settings_choice(id, value) < 0) {
@@ -222,6 +263,8 @@ fail_fmt:
 			[SET_T_CHOICE] = "one of the choices",
 			[SET_T_SET] = "a list of choices",
 			[SET_T_PATH] = "a file path",
+			[SET_T_HOSTPORTS] = "HOST:PORT items separated by commas",
+			[SET_T_SECRET] = "a shorter secret",
 		};
 		snprintf(err, sizeof(err), "%s: expected %s", d->name,
 		    expect[d->type]);

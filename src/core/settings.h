@@ -19,6 +19,8 @@ enum setting_type {
 	SET_T_CHOICE,	/* one of choices ("a|b|c") */
 	SET_T_SET,	/* comma-separated subset of choices */
 	SET_T_PATH,	/* file path, or empty */
+	SET_T_HOSTPORTS,/* comma-separated HOST:PORT list (max items), or empty */
+	SET_T_SECRET,	/* set with `config set-secret`; never shown */
 };
 
 /* The guard's rules, each a group of settings guard.rule.NAME.FIELD. */
@@ -78,6 +80,19 @@ enum setting_id {
 	SET_POP3_TIMEOUT,
 	SET_POP3_MAX_PER_IP,
 	SET_POP3_MAX_ERRORS,
+	SET_DELIVERY_DNS_SERVERS,
+	SET_DELIVERY_PORT,
+	SET_DELIVERY_MAX_CONNECTIONS,
+	SET_DELIVERY_MAX_PER_DOMAIN,
+	SET_DELIVERY_CONNECT_TIMEOUT,
+	SET_DELIVERY_TIMEOUT,
+	SET_DELIVERY_RELAYHOST,
+	SET_DELIVERY_RELAYHOST_USER,
+	SET_DELIVERY_RELAYHOST_PASSWORD,
+	SET_QUEUE_RETRY_MIN,
+	SET_QUEUE_RETRY_MAX,
+	SET_QUEUE_LIFETIME,
+	SET_QUEUE_DELAY_WARNING,
 	SET_GUARD_IPV6_PREFIX,
 	SET_GUARD_MAX_TRACKED,
 	SET_ALERT_DIGEST_MINUTES,
@@ -137,6 +152,16 @@ settings_num(const struct settings *s, enum setting_id id)
 /* For CHOICE: the index of the value in choices. For SET: a bit per
  * choice present. -1 if the value is not valid. */
 int settings_choice(int id, const char *value);
+
+struct settings_hostport {
+	char host[256];
+	uint16_t port;
+};
+
+/* Parses a HOSTPORTS value into out (room for max; out may be NULL to
+ * validate). Returns the number of items, or -1 if malformed. */
+int settings_hostports(const char *value, struct settings_hostport *out,
+    size_t max);
 
 /* Splits an ADDRESS value into host ("" or "*" for all) and port. */
 int settings_split_address(const char *value, char *host, size_t hostsize,

@@ -351,20 +351,18 @@ pop3_command(struct pop3_session *s, const char *line, size_t len)
 	const char *args;
 	char verb[5];
 
-	if (pop3_parse_command(line, len, verb, &args) < 0) {
-		log_command(s, "", line, len);
-		pop3_reply(s, "-ERR Unknown command");
-		pop3_client_error(s);
-		return;
-	}
+	if (pop3_parse_command(line, len, verb, &args) < 0)
+		verb[0] = '\0';
 	log_command(s, verb, line, len);
+	/* PASS and AUTH may carry long secrets (RFC 5034 4). */
 	if (len + 2 > POP3_COMMAND_MAX && strcmp(verb, "PASS") != 0 &&
 	    strcmp(verb, "AUTH") != 0) {
 		pop3_reply(s, "-ERR Line too long");
 		pop3_client_error(s);
 		return;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (size_t i = 0; verb[0] != '\0' &&
+	    i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(commands[i].verb, verb) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL) {
