@@ -24,6 +24,7 @@ int cli_ban(struct cli *cli);
 int cli_allow(struct cli *cli);
 int cli_deny(struct cli *cli);
 int cli_guard(struct cli *cli);
+int cli_queue(struct cli *cli);
 
 /* With --json, prints j indented; always drops the reference to j. */
 struct json_t;

@@ -30,7 +30,8 @@ static const struct {
 	{ "user", cli_user, "user add|del|passwd|list [ADDRESS]  "
 	    "(password on stdin)" },
 	{ "alias", cli_alias, "alias add|del|list [ALIAS [TARGET]]" },
-	{ "config", cli_config, "config set|get|unset|list [KEY [VALUE]]" },
+	{ "config", cli_config, "config set|get|unset|list [KEY [VALUE]] | "
+	    "set-secret KEY  (secret on stdin)" },
 	{ "check", cli_check, "check                        validate settings" },
 	{ "ban", cli_ban, "ban add IP|CIDR [--minutes N] [--logins-only] "
 	    "[--reason TEXT] | ban del IP|CIDR | ban list" },
@@ -39,6 +40,9 @@ static const struct {
 	    "relay)" },
 	{ "deny", cli_deny, "deny add CIDR [--comment TEXT] [--minutes N] | "
 	    "deny del CIDR | deny list   (always refused)" },
+	{ "queue", cli_queue, "queue list | show ID | delete ID...|--sender "
+	    "ADDRESS|--all | retry ID...|--all | hold|release ID...|--sender "
+	    "ADDRESS" },
 	{ "guard", cli_guard, "guard stats                  live counters of "
 	    "the running server" },
 };

@@ -113,7 +113,7 @@ send_alert(const char *subject, const char *text)
 	    "--------------------------------------------\r\n%s",
 	    host, admin, subject, date, (unsigned long long)random_u64(), host,
 	    host, al.host_ip, text);
-	submit_message("", rcpts, n, &trace, &msg, alert_stored, NULL);
+	submit_message("", rcpts, n, 0, &trace, &msg, alert_stored, NULL);
 	buf_release(&msg, 0);
 	buf_release(&trace, 0);
 	al.last_sent_ms = guard_store_now();
@@ -231,15 +231,23 @@ alert_tick(void)
 void
 alert_auth_volume(const struct guard_rule *r, const char *user)
 {
-	char text[1024], subject[300];
+	char text[2048], subject[300];
+	int n;
 
 	if (!settings_num(srv.set, SET_ALERT_AUTH_VOLUME))
 		return;
-	snprintf(text, sizeof(text), "The authenticated user %s sent more "
+	n = snprintf(text, sizeof(text), "The authenticated user %s sent more "
 	    "than %u messages within %llu minutes.\r\nIf the account is "
 	    "compromised, change its password:\r\n  mailwarden user passwd "
 	    "%s\r\n", user, r->count,
 	    (unsigned long long)(r->window_ms / 60000), user);
+	if (r->kind == GUARD_BLOCK_HOLD && n > 0 && (size_t)n < sizeof(text))
+		snprintf(text + n, sizeof(text) - (size_t)n, "\r\nFrom now on "
+		    "this user's outbound mail is accepted but held in the "
+		    "queue.\r\nSee it:     mailwarden queue list\r\n"
+		    "Send it:    mailwarden queue release --sender %s\r\n"
+		    "Delete it:  mailwarden queue delete --sender %s\r\n",
+		    user, user);
 	snprintf(subject, sizeof(subject), "Mailwarden alert: %s sent more "
 	    "than %u messages", user, r->count);
 	send_alert(subject, text);

@@ -15,7 +15,7 @@
 
 int
 spool_write(const char *sender, const char *const *rcpts, size_t nrcpts,
-    const struct iovec *iov, int iovcnt, char *id_r)
+    int held, const struct iovec *iov, int iovcnt, char *id_r)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 	struct iovec env;
@@ -33,8 +33,8 @@ spool_write(const char *sender, const char *const *rcpts, size_t nrcpts,
 		return -1;
 
 	buf_init(&b, 1024 * 1024);
-	buf_printf(&b, "mailwarden-queue 1\ncreated %lld\nsender %s\n",
-	    (long long)time(NULL), sender);
+	buf_printf(&b, "mailwarden-queue 1\ncreated %lld\nsender %s\n"
+	    "held %d\n", (long long)time(NULL), sender, held);
 	for (size_t i = 0; i < nrcpts; i++)
 		if (strpbrk(rcpts[i], "\r\n") == NULL)
 			buf_printf(&b, "rcpt pending %s\n", rcpts[i]);

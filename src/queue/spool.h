@@ -2,11 +2,20 @@
  * files: queue/msg/ID (the message as it will be sent) and queue/env/ID
  * (the envelope, written last: its presence commits the message).
  *
- * Envelope format, one item per line:
+ * Envelope format, one item per line (spool_write writes the first
+ * four kinds; queue.c reads and rewrites all of them):
  *   mailwarden-queue 1
  *   created UNIX-SECONDS
  *   sender ADDRESS          (empty for the null sender)
- *   rcpt pending ADDRESS    (one line per recipient)
+ *   held 0|1                (optional, as are the next four)
+ *   warned 0|1              (the delay warning went out)
+ *   attempts N
+ *   next UNIX-SECONDS       (the next attempt)
+ *   error TEXT              (the last error)
+ *   rcpt STATE ADDRESS [ATTEMPTS [REPLY]]   (one line per recipient)
+ * STATE is pending, delivered, failed or bounced (failed, and the
+ * sender was told). Addresses hold no spaces (the SMTP parser sees to
+ * it); replies are made one line.
  * Blocking: runs on workers. */
 #ifndef MW_QUEUE_SPOOL_H
 #define MW_QUEUE_SPOOL_H
@@ -16,9 +25,10 @@
 
 #define SPOOL_ID_LEN 16
 
-/* Queues a message made of iov for rcpts; the new id (SPOOL_ID_LEN hex
- * digits) goes to id_r (size SPOOL_ID_LEN + 1). -1 with errno. */
+/* Queues a message made of iov for rcpts (held: not to be delivered
+ * until released); the new id (SPOOL_ID_LEN hex digits) goes to id_r
+ * (size SPOOL_ID_LEN + 1). -1 with errno. */
 int spool_write(const char *sender, const char *const *rcpts, size_t nrcpts,
-    const struct iovec *iov, int iovcnt, char *id_r);
+    int held, const struct iovec *iov, int iovcnt, char *id_r);
 
 #endif

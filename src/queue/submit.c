@@ -25,6 +25,7 @@ struct submit_job {
 	submit_done_fn *done;
 	void *ctx;
 	int failed;
+	int held;
 	char queue_id[SPOOL_ID_LEN + 1];
 };
 
@@ -57,8 +58,8 @@ submit_work(struct pool_job *job)
 		    iov[1].iov_len + iov[2].iov_len, name) < 0)
 			s->failed = 1;
 	}
-	if (nremote > 0 && spool_write(s->sender, remote, nremote, iov + 1, 2,
-	    s->queue_id) < 0)
+	if (nremote > 0 && spool_write(s->sender, remote, nremote, s->held,
+	    iov + 1, 2, s->queue_id) < 0)
 		s->failed = 1;
 	free(remote);
 }
@@ -78,11 +79,12 @@ submit_job_done(struct pool_job *job)
 
 void
 submit_message(const char *sender, const struct submit_rcpt *rcpts,
-    size_t nrcpts, struct buf *trace, struct buf *msg,
+    size_t nrcpts, int held, struct buf *trace, struct buf *msg,
     submit_done_fn *done, void *ctx)
 {
 	struct submit_job *s = xcalloc(1, sizeof(*s));
 
+	s->held = held;
 	s->job.work = submit_work;
 	s->job.done = submit_job_done;
 	str_copy(s->sender, sizeof(s->sender), sender);

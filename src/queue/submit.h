@@ -21,9 +21,10 @@ typedef void submit_done_fn(void *ctx, int ok, const char *queue_id);
 
 /* Stores trace (prepended to every copy, may be empty) + msg for rcpts.
  * Takes the contents of trace and msg (both left empty); copies rcpts.
- * sender is the envelope sender ("" for the null sender). */
+ * sender is the envelope sender ("" for the null sender). With held,
+ * the queued copy (outside recipients) waits for `queue release`. */
 void submit_message(const char *sender, const struct submit_rcpt *rcpts,
-    size_t nrcpts, struct buf *trace, struct buf *msg,
+    size_t nrcpts, int held, struct buf *trace, struct buf *msg,
     submit_done_fn *done, void *ctx);
 
 /* Resolves addresses (aliases included) into recipients; returns how

@@ -96,6 +96,7 @@ smtp_deliver(struct smtp_session *s)
 {
 	struct smtp_delivery *d;
 	struct buf trace;
+	int held;
 
 	if (s->data.errors != 0) {
 		reject_message(s, s->data.errors);
@@ -110,12 +111,16 @@ smtp_deliver(struct smtp_session *s)
 	d->size = s->msg.len;
 	buf_init(&trace, 4096);
 	build_received(s, d->id, &trace);
-	if (s->auth_user[0] != '\0')
-		(void)guard_srv_user_message(s->auth_user, &s->c->peer,
-		    GUARD_SMTP);
+	/* A user past the auth-volume rule with kind hold: accepted, and
+	 * held in the queue for the administrator. */
+	held = s->auth_user[0] != '\0' && guard_srv_user_message(s->auth_user,
+	    &s->c->peer, GUARD_SMTP) == 1;
+	if (held)
+		log_warn("smtp", s->c->id, "event=held user=\"%s\"",
+		    s->auth_user);
 	smtp_enter_state(s, SMTP_STATE_BUSY);
 	conn_pause(s->c);
-	submit_message(s->from.addr, s->rcpts, s->nrcpts, &trace, &s->msg,
-	    delivery_done, d);
+	submit_message(s->from.addr, s->rcpts, s->nrcpts, held, &trace,
+	    &s->msg, delivery_done, d);
 	smtp_reset_transaction(s);
 }
