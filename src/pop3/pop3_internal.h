@@ -7,6 +7,7 @@
 
 #include "core/account.h"
 #include "core/conn.h"
+#include "core/dotstuff.h"
 #include "core/linereader.h"
 #include "core/listener.h"
 #include "core/pool.h"
@@ -50,7 +51,7 @@ struct pop3_transfer {
 	uint64_t off;		/* next octet to read */
 	int started;		/* the +OK line went out */
 	int retr;		/* RETR (marks seen), else TOP */
-	struct pop3_stuffer st;
+	struct dotstuff st;
 };
 
 /* A LIST or UIDL listing being sent. */

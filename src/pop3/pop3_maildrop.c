@@ -45,10 +45,10 @@ read_chunk(struct pop3_session *s, struct pop3_job *j)
 	if (n < 0)
 		goto fail;
 	j->out = xmalloc(2 * (size_t)n + 8);
-	j->out_len = pop3_stuff(&x->st, in, (size_t)n, j->out, &used);
+	j->out_len = dotstuff_run(&x->st, in, (size_t)n, j->out, &used);
 	x->off += (uint64_t)n;
 	if (n == 0 || x->st.done) {
-		j->out_len += pop3_stuff_end(&x->st, j->out + j->out_len);
+		j->out_len += dotstuff_end(&x->st, j->out + j->out_len);
 		j->eof = 1;
 		close(x->fd);
 		x->fd = -1;
@@ -304,7 +304,7 @@ send_message(struct pop3_session *s, uint32_t num, int64_t lines)
 	x->off = 0;
 	x->started = 0;
 	x->retr = lines < 0;
-	pop3_stuffer_init(&x->st, lines);
+	dotstuff_init(&x->st, lines);
 	s->sending_listing = 0;
 	pop3_enter_state(s, POP3_STATE_SENDING);
 	pop3_submit(s, POP3_JOB_READ);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dotstuff.h"
 #include "pop3/pop3_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,16 +51,16 @@ check_line(const uint8_t *p, size_t len)
 static size_t
 stuff(const uint8_t *msg, size_t size, size_t cut, int64_t lines, char *out)
 {
-	struct pop3_stuffer st;
+	struct dotstuff st;
 	size_t o = 0, used;
 
-	pop3_stuffer_init(&st, lines);
-	o += pop3_stuff(&st, (const char *)msg, cut, out + o, &used);
+	dotstuff_init(&st, lines);
+	o += dotstuff_run(&st, (const char *)msg, cut, out + o, &used);
 	REQUIRE(used == cut || st.done);
 	if (!st.done)
-		o += pop3_stuff(&st, (const char *)msg + cut, size - cut,
+		o += dotstuff_run(&st, (const char *)msg + cut, size - cut,
 		    out + o, &used);
-	o += pop3_stuff_end(&st, out + o);
+	o += dotstuff_end(&st, out + o);
 	return o;
 }
 

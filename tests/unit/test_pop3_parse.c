@@ -1,6 +1,7 @@
 /* The POP3 wire format: command lines, numbers, and the stuffer that
  * turns stored messages into RETR and TOP responses. */
 #include "harness.h"
+#include "core/dotstuff.h"
 #include "pop3/pop3_parse.h"
 
 static int
@@ -79,17 +80,17 @@ test_numbers(void)
 static char *
 stuff(const char *msg, int64_t lines, size_t step)
 {
-	struct pop3_stuffer st;
+	struct dotstuff st;
 	size_t n = strlen(msg), o = 0, used;
 	char *out = malloc(2 * n + 8);
 
-	pop3_stuffer_init(&st, lines);
+	dotstuff_init(&st, lines);
 	for (size_t i = 0; i < n && !st.done; i += step) {
 		size_t k = n - i < step ? n - i : step;
 
-		o += pop3_stuff(&st, msg + i, k, out + o, &used);
+		o += dotstuff_run(&st, msg + i, k, out + o, &used);
 	}
-	o += pop3_stuff_end(&st, out + o);
+	o += dotstuff_end(&st, out + o);
 	out[o] = '\0';
 	return out;
 }
