@@ -3,7 +3,7 @@
 # starts a demo server on the dev ports.
 
 CC      ?= gcc
-PKGS    := libevent libevent_openssl libevent_pthreads openssl sqlite3 libcrypt jansson
+PKGS    := libevent libevent_openssl libevent_pthreads openssl sqlite3 libcrypt jansson libcares
 PYTHON  ?= /usr/bin/python3
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

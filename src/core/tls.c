@@ -143,9 +143,31 @@ tls_new_ssl(void)
 	return tls_ctx ? SSL_new(tls_ctx) : NULL;
 }
 
+static SSL_CTX *client_ctx;
+
 void
 tls_free(void)
 {
 	SSL_CTX_free(tls_ctx);
 	tls_ctx = NULL;
+	SSL_CTX_free(client_ctx);
+	client_ctx = NULL;
+}
+
+SSL *
+tls_new_client_ssl(const char *host)
+{
+	SSL *ssl;
+
+	if (client_ctx == NULL) {
+		client_ctx = SSL_CTX_new(TLS_client_method());
+		if (client_ctx == NULL)
+			return NULL;
+		SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
+		SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
+	}
+	ssl = SSL_new(client_ctx);
+	if (ssl != NULL && host[0] != '\0' && host[0] != '[')
+		SSL_set_tlsext_host_name(ssl, host);
+	return ssl;
 }

@@ -16,6 +16,10 @@ int tls_load(const char *cert, const char *key, const char *hostname,
     const char **error_r);
 /* A new server-side SSL for one connection (TLS 1.2 or newer). */
 SSL *tls_new_ssl(void);
+/* A new client-side SSL for outbound SMTP to host (sent as SNI): TLS 1.2
+ * or newer, certificates not verified (opportunistic TLS, RFC 7435).
+ * NULL on failure. */
+SSL *tls_new_client_ssl(const char *host);
 /* Drains OpenSSL's error queue into the log. */
 void tls_log_errors(uint64_t sid, const char *what);
 void tls_free(void);
