@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "guard/guard_server.h"
 #include "pop3/pop3_session.h"
+#include "queue/deliver.h"
 #include "smtp/smtp_session.h"
 
 #define RELOAD_INTERVAL_MS 250	/* settings changes apply within this */
@@ -100,6 +101,7 @@ reload_settings(void)
 	log_info("serve", 0, "event=settings-reloaded");
 	apply_settings();
 	guard_srv_reload();
+	deliver_reload();
 }
 
 static void
@@ -164,6 +166,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("serve", 0, "event=stopping signal=%d", (int)sig);
 	for (size_t i = 0; i < NLISTENERS; i++)
 		listener_close(listeners[i]);
+	deliver_stop();	/* undelivered mail stays queued for next time */
 	conn_foreach(shutdown_one, NULL);
 	stop_deadline = now_ms() + SHUTDOWN_GRACE_S * 1000;
 	stop_timer = event_new(srv.base, -1, EV_PERSIST, on_stop_timer, NULL);
@@ -209,6 +212,7 @@ cli_serve(struct cli *cli)
 	    SET_WORKER_THREADS)) < 0)
 		fatal("cannot start the worker threads");
 	guard_srv_start();
+	deliver_start();
 	for (size_t i = 0; i < 3; i++) {
 		sigev[i] = evsignal_new(srv.base, sigs[i], on_signal, NULL);
 		event_add(sigev[i], NULL);
@@ -224,6 +228,7 @@ cli_serve(struct cli *cli)
 
 	event_base_dispatch(srv.base);
 
+	deliver_stop();
 	pool_stop();
 	guard_srv_stop();
 	db_writer_close();

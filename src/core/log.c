@@ -23,10 +23,11 @@ static const char *const log_names[LOG_FILE_COUNT] = {
 	"smtp-conversation.log",
 	"intrusion.log",
 	"invalid-passwords.log",
+	"delivery.log",
 };
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
-static int log_fds[LOG_FILE_COUNT] = { -1, -1, -1, -1 };
+static int log_fds[LOG_FILE_COUNT] = { -1, -1, -1, -1, -1 };
 static char log_dir[256];
 static int log_copy_stderr;
 

@@ -14,6 +14,7 @@ enum log_file {
 	LOG_FILE_SMTP,		/* smtp-conversation.log */
 	LOG_FILE_INTRUSION,	/* intrusion.log: blocks, lifts, list hits */
 	LOG_FILE_PASSWORDS,	/* invalid-passwords.log */
+	LOG_FILE_DELIVERY,	/* delivery.log: outbound attempts */
 	LOG_FILE_COUNT
 };
 

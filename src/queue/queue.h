@@ -22,6 +22,7 @@ struct queue_rcpt {
 	uint32_t attempts;
 	int bounced;		/* failed, and the sender was told */
 	char *reply;		/* last reply or error (malloc'd), or NULL */
+	char remote_mta[256];	/* who replied in this attempt (not saved) */
 };
 
 struct queue_env {

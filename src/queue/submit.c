@@ -11,6 +11,7 @@
 #include "core/pool.h"
 #include "core/server.h"
 #include "core/util.h"
+#include "queue/deliver.h"
 #include "queue/spool.h"
 #include "store/maildir.h"
 
@@ -69,6 +70,8 @@ submit_job_done(struct pool_job *job)
 {
 	struct submit_job *s = (struct submit_job *)job;
 
+	if (s->queue_id[0] != '\0')
+		deliver_queued(s->queue_id);
 	if (s->done != NULL)
 		s->done(s->ctx, !s->failed, s->queue_id);
 	buf_release(&s->trace, 0);

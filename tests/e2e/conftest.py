@@ -2,7 +2,7 @@
 
 Starts the real server binary (build/mailwarden, or $MW_BIN) on free loopback
 ports with a throw-away data directory, and gives tests small, strict helpers:
-a raw SMTP client that shows every reply code exactly, Maildir readers, and a
+raw SMTP and POP3 clients that show every reply exactly, Maildir readers, and a
 poller for settings that a running server applies live.
 
 Only the standard library and pytest.  All traffic goes to 127.0.0.1 / ::1.
@@ -17,6 +17,7 @@ Environment:
 
 import base64
 import os
+import poplib
 import random
 import re
 import shutil
@@ -326,11 +327,174 @@ def strip_trace(raw):
 
 
 # --------------------------------------------------------------------------
+# Raw POP3 client
+# --------------------------------------------------------------------------
+
+class POP3ProtocolError(SMTPProtocolError):
+    """A POP3 reply that breaks RFC 1939 framing, or a close mid-reply
+    (a subclass of SMTPProtocolError, so that wait_until treats it alike)."""
+
+
+class POP3Conn:
+    """A minimal POP3 client over a raw socket: exact bytes out, status lines
+    and multi-line bodies in, strict about CRLF framing.  src binds the
+    client socket to a chosen loopback address (the guard counts per
+    address); proxy_header is sent before anything else."""
+
+    def __init__(self, port, host="127.0.0.1", src=None, implicit_tls=False, greeting=True,
+                 timeout=SOCK_TIMEOUT, proxy_header=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(src, 0) if src else None)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.last_raw = None
+        self.tls = False
+        if proxy_header is not None:
+            self.sock.sendall(proxy_header)
+        if implicit_tls:
+            self.sock = tls_context().wrap_socket(self.sock)
+            self.tls = True
+        self.greeting = self.line() if greeting else None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise POP3ProtocolError("connection closed by server (buffer %r)" % self.buf[-300:])
+        self.buf += chunk
+
+    def line(self):
+        """One status line, without its CRLF (which must be there)."""
+        while b"\n" not in self.buf:
+            self._fill()
+        ln, _, self.buf = self.buf.partition(b"\n")
+        if not ln.endswith(b"\r") or b"\r" in ln[:-1]:
+            raise POP3ProtocolError("line not ended by CRLF: %r" % ln)
+        return ln[:-1].decode("utf-8", "replace")
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.line()
+
+    def body(self):
+        """The rest of a multi-line response: the data up to CRLF.CRLF,
+        dot-unstuffed, every line with its CRLF (b"" for an empty one).
+        The data as it came on the wire (still stuffed) is kept in last_raw."""
+        data = bytearray(self.buf)
+        self.buf = b""
+        pos = 0
+        while True:
+            if data[:3] == b".\r\n":
+                self.buf = bytes(data[3:])
+                self.last_raw = b""
+                return b""
+            i = data.find(b"\r\n.\r\n", pos)
+            if i >= 0:
+                raw, self.buf = bytes(data[:i + 2]), bytes(data[i + 5:])
+                self.last_raw = raw
+                break
+            pos = max(0, len(data) - 4)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise POP3ProtocolError("connection closed inside a multi-line response "
+                                        "(%d octets, ends %r)" % (len(data), bytes(data[-100:])))
+            data += chunk
+        lines = raw[:-2].split(b"\r\n")
+        for ln in lines:
+            if b"\n" in ln or b"\r" in ln:
+                raise POP3ProtocolError("bare CR or LF in a multi-line response: %r" % ln[:200])
+        return b"".join((ln[1:] if ln.startswith(b".") else ln) + b"\r\n" for ln in lines)
+
+    def multi(self, line):
+        """A command with a multi-line answer: (status line, body or None
+        when the status is not +OK)."""
+        st = self.cmd(line)
+        return st, (self.body() if st.startswith("+OK") else None)
+
+    def listing(self, line):
+        """LIST or UIDL without argument: (status, [(number, value), ...])."""
+        st, b = self.multi(line)
+        assert st.startswith("+OK"), "%s: %r" % (line, st)
+        out = []
+        for ln in b.decode().split("\r\n")[:-1]:
+            n, v = ln.split(" ")
+            out.append((int(n), v))
+        return st, out
+
+    def login(self, user, password):
+        st = self.cmd("USER " + user)
+        assert st.startswith("+OK"), "USER: %r" % st
+        return self.cmd("PASS " + password)
+
+    def auth_plain(self, user, password, initial=True):
+        blob = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+        if initial:
+            return self.cmd("AUTH PLAIN " + blob)
+        st = self.cmd("AUTH PLAIN")
+        if not st.startswith("+"):
+            return st
+        assert st in ("+", "+ "), "AUTH PLAIN continuation: %r" % st
+        return self.cmd(blob)
+
+    def stls(self):
+        st = self.cmd("STLS")
+        assert st == "+OK Begin TLS negotiation", "STLS: %r" % st
+        assert self.buf == b"", "server sent data after +OK to STLS: %r" % self.buf
+        self.sock = tls_context().wrap_socket(self.sock)
+        self.tls = True
+        return st
+
+    def quit(self):
+        st = self.cmd("QUIT")
+        assert st.startswith("+OK"), "QUIT: %r" % st
+        assert self.at_eof(), "server did not close after QUIT"
+        return st
+
+    def at_eof(self, timeout=SOCK_TIMEOUT):
+        """Wait until the server closes; True if it did (what came before is
+        kept in self.buf)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except ssl.SSLError:
+            return True
+        finally:
+            try:
+                self.sock.settimeout(SOCK_TIMEOUT)
+            except OSError:
+                pass
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+# --------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------
 
 class Server:
-    LISTENERS = ("smtp", "submission", "smtps")
+    LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s")
 
     def __init__(self, settings=None, users=None, keep=False):
         self.root = tempfile.mkdtemp(prefix="mw-e2e-")
@@ -374,6 +538,13 @@ class Server:
             self.ports[name] = p
             self.set(name + ".address", "127.0.0.1:%d" % p)
         self.set("auth.failure-delay", "100")
+        # Outbound delivery never leaves loopback: lookups go to a port
+        # where nothing answers and MX hosts are looked for on a closed
+        # port, unless a test points these at its own servers (mxlib).
+        if "delivery.dns-servers" not in settings:
+            self.set("delivery.dns-servers", "127.0.0.1:%d" % free_port())
+        if "delivery.port" not in settings:
+            self.set("delivery.port", str(free_port()))
         # These suites act as one busy client from 127.0.0.1: the guard's
         # rules are off unless a test sets them (the guard tests do).
         for rule in GUARD_RULES:
@@ -473,6 +644,18 @@ class Server:
         if listener == "smtps":
             kw.setdefault("implicit_tls", True)
         return SMTPConn(self.ports[listener], **kw)
+
+    def pop3(self, tls=False, port=None, timeout=SOCK_TIMEOUT):
+        """A poplib client (greeting read) on pop3, or on pop3s when tls."""
+        if tls:
+            return poplib.POP3_SSL("127.0.0.1", port or self.ports["pop3s"],
+                                   context=tls_context(), timeout=timeout)
+        return poplib.POP3("127.0.0.1", port or self.ports["pop3"], timeout=timeout)
+
+    def pop3_raw(self, listener="pop3", **kw):
+        """A POP3Conn on a listener (implicit TLS on pop3s)."""
+        kw.setdefault("implicit_tls", listener == "pop3s")
+        return POP3Conn(self.ports[listener], **kw)
 
     def authed(self, listener="submission", user=ALICE, password=None):
         """A session that has done EHLO, (STARTTLS, EHLO,) AUTH PLAIN."""
