@@ -168,6 +168,7 @@ tls_new_client_ssl(const char *host)
 	}
 	ssl = SSL_new(client_ctx);
 	if (ssl != NULL && host[0] != '\0' && host[0] != '[')
-		SSL_set_tlsext_host_name(ssl, host);
+		SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+		    TLSEXT_NAMETYPE_host_name, (void *)(uintptr_t)host);
 	return ssl;
 }

@@ -464,9 +464,11 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (startable(e, now))
 			start(e);
 	}
-	memmove(dq.ready, dq.ready + done, (dq.nready - done) *
-	    sizeof(*dq.ready));
-	dq.nready -= done;
+	if (done > 0) {
+		memmove(dq.ready, dq.ready + done, (dq.nready - done) *
+		    sizeof(*dq.ready));
+		dq.nready -= done;
+	}
 	if (!(what & EV_TIMEOUT) || dq.nready > 0)
 		return;
 	for (size_t b = 0; b < NBUCKETS && dq.ninflight < max_inflight(); b++)

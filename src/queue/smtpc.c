@@ -47,6 +47,10 @@ struct smtpc {
 };
 
 static void smtpc_read_cb(struct bufferevent *bev, void *arg);
+static void sendf(struct smtpc *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail_soft(struct smtpc *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void smtpc_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static void
