@@ -511,7 +511,11 @@ class Server:
         self._stdout_lines = []
         self._ready = threading.Event()
         self.keep = keep or bool(os.environ.get("MW_KEEP"))
-        self._setup(settings or {})
+        try:
+            self._setup(settings or {})
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
 
     # -- CLI
     def cli(self, *args, input=None, timeout=30 * FACTOR):

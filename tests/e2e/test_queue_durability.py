@@ -1,0 +1,134 @@
+"""The queue survives: kill -9 with messages queued (and one in the middle
+of its DATA) delivers every one after a restart; queue files removed or
+damaged by hand are skipped with a log line, and the rest still flows."""
+
+import os
+import re
+
+import pytest
+
+from conftest import ALICE, token, wait_until
+from mxlib import (DELIVERY_TIMEOUT, MXLab, lab_settings, msg_for, queue_id,
+                   queue_ids_on_disk, queue_list, send, wait_dlog)
+
+
+@pytest.fixture
+def lab():
+    lab = MXLab()
+    yield lab
+    lab.stop()
+
+
+def test_kill9_then_restart_delivers_every_message(fresh_server, lab):
+    s = fresh_server(settings=lab_settings(lab))
+    # Two domains whose MX hosts are down, and one whose MX takes the data
+    # and never answers (the server is killed while it waits).
+    down = [lab.sink(start=False), lab.sink(start=False)]
+    stall = lab.sink().stall_data()
+    doms = [lab.mx_domain([x.ip]) for x in down]
+    dstall = lab.mx_domain([stall.ip])
+    sent = []                      # (token, [rcpts], sink)
+    for i in range(6):
+        d, sink = doms[i % 2], down[i % 2]
+        rcpts = ["k%d@%s" % (i, d)] + (["k%db@%s" % (i, d)] if i % 3 == 0 else [])
+        tok = token()
+        send(s, ALICE, rcpts, msg_for(tok, rcpts, ALICE), user=ALICE)
+        sent.append((tok, rcpts, sink))
+    tok_stall = token()
+    rs = "inflight@" + dstall
+    send(s, ALICE, [rs], msg_for(tok_stall, [rs], ALICE), user=ALICE)
+    ids = [queue_id(s, t) for t, _, _ in sent]
+    for q in ids:
+        wait_dlog(s, qid=q, status="deferred")
+    got = wait_until(lambda: stall.received_data(tok_stall), timeout=DELIVERY_TIMEOUT)
+    assert got, "the stalling sink never received the data"
+    assert len(queue_list(s)) == 7
+
+    s.kill9()
+    stall.unstall()                 # its reply goes to a dead connection
+    stall.stop()
+    stall.clear()
+    stall.start()
+    for x in down:
+        x.start()
+    n_before = len(stall.transactions())
+    s.start()
+
+    for tok, rcpts, sink in sent:
+        sink.wait_marker(tok)
+    wait_until(lambda: [t for t in stall.transactions()[n_before:]
+                        if t.accepted and tok_stall.encode() in t.data],
+               timeout=DELIVERY_TIMEOUT)
+    after = [t for t in stall.transactions()[n_before:] if t.accepted and tok_stall.encode() in t.data]
+    assert len(after) == 1, "the message in flight at kill -9 was not delivered after restart: %r" % (
+        stall.transactions(),)
+    assert wait_until(lambda: queue_list(s) == [] and queue_ids_on_disk(s) == [],
+                      timeout=DELIVERY_TIMEOUT), "queue not empty: %r" % queue_list(s)
+    # Every recipient exactly once (nothing was in flight to these hosts).
+    for tok, rcpts, sink in sent:
+        for r in rcpts:
+            n = len(sink.deliveries_to(r, tok))
+            assert n == 1, "%s got %s %d times" % (r, tok, n)
+
+
+def _log_mentions(server, needle, exclude=()):
+    out = []
+    for dirpath, _, files in os.walk(server.log_dir()):
+        for f in files:
+            with open(os.path.join(dirpath, f), "r", errors="replace") as fh:
+                for ln in fh:
+                    if needle in ln and not any(re.search(x, ln) for x in exclude):
+                        out.append(ln.rstrip("\n"))
+    for ln in server.stderr_text().decode("utf-8", "replace").splitlines():
+        if needle in ln and not any(re.search(x, ln) for x in exclude):
+            out.append(ln)
+    return out
+
+
+def test_queue_files_removed_or_damaged_by_hand_are_skipped(fresh_server, lab):
+    s = fresh_server(settings=lab_settings(lab))
+    sink = lab.sink()
+    d = lab.mx_domain([sink.ip])
+    toks = [token() for _ in range(5)]
+    rcpts = ["f%d@%s" % (i, d) for i in range(5)]
+    for r in rcpts:
+        sink.rcpt(r, "451 4.3.0 not yet")
+    for t, r in zip(toks, rcpts):
+        send(s, ALICE, [r], msg_for(t, [r], ALICE), user=ALICE)
+    ids = [queue_id(s, t) for t in toks]
+    for q in ids:
+        wait_dlog(s, qid=q, status="deferred")
+    q_noenv, q_nomsg, q_badenv, q_emptyenv, q_ok = ids
+    damaged = (q_noenv, q_nomsg, q_badenv, q_emptyenv)
+    seen = {q: set(_log_mentions(s, q)) for q in damaged}
+    qdir = os.path.join(s.data, "queue")
+    os.unlink(os.path.join(qdir, "env", q_noenv))
+    os.unlink(os.path.join(qdir, "msg", q_nomsg))
+    with open(os.path.join(qdir, "env", q_badenv), "wb") as f:
+        f.write(b"\x00\xffgarbage\nrcpt pending\nsender\n" + b"z" * 5000)
+    open(os.path.join(qdir, "env", q_emptyenv), "wb").close()
+    sink.clear_rcpt()
+
+    sink.wait_marker(toks[4])
+    # `queue list` still works and does not show the message without envelope.
+    ids_now = [e["id"] for e in queue_list(s)]
+    assert q_noenv not in ids_now
+    # Each damaged one is skipped with a log line: a new line naming it,
+    # other than a delivery.log attempt line.
+    for q in damaged:
+        got = wait_until(lambda: [ln for ln in _log_mentions(
+            s, q, exclude=(r" status=(deferred|sent) ",)) if ln not in seen[q]],
+            timeout=DELIVERY_TIMEOUT)
+        assert got, "no log line about the damaged queue file %s; lines naming it:\n%s" % (
+            q, "\n".join(_log_mentions(s, q)))
+    # Nothing without its message or envelope was sent.
+    for i in (1, 2, 3):
+        assert sink.deliveries_to(rcpts[i]) == [], \
+            "a message with a damaged queue file was sent to %s: %r" % (
+                rcpts[i], sink.deliveries_to(rcpts[i]))
+    assert s.alive()
+    # The server still delivers new mail.
+    t = token()
+    r = "after@" + d
+    send(s, ALICE, [r], msg_for(t, [r], ALICE), user=ALICE)
+    sink.wait_marker(t)
