@@ -5,6 +5,8 @@
 
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +184,12 @@ conn_setup_bev(struct conn *c, int tls)
 		return -1;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_INPUT_HIGH);
+	/* The write callback runs whenever output falls to the low mark, so
+	 * work resumes before the client has read everything. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
+	/* libevent moves 16 KiB per call by default: one reply, one call. */
+	bufferevent_set_max_single_write(c->bev, CONN_IO_CHUNK);
+	bufferevent_set_max_single_read(c->bev, CONN_IO_CHUNK);
 	bufferevent_priority_set(c->bev, CONN_PRIORITY);
 	if (c->timeout > 0)
 		conn_set_timeout(c, c->timeout);
@@ -195,8 +203,12 @@ conn_new(int fd, const struct sockaddr *sa, int implicit_tls,
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 	struct sockaddr_storage ss;
+	int one = 1;
 	socklen_t sl = sizeof(ss);
 
+	/* Replies are written whole: Nagle would only hold back their last
+	 * piece until the client's delayed ACK (40 ms). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
 	c->ops = ops;
 	c->ctx = ctx;
@@ -434,6 +446,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (conn_output_pending(c) > 0 && (c->closing || c->starttls_pending))
+		return;		/* called again as the rest goes out */
 	if (c->closing) {
 		conn_schedule_free(c);
 		return;

@@ -27,8 +27,8 @@ struct conn_ops {
 	/* The server is stopping: finish what was acknowledged, say
 	 * goodbye and close (now or once in-flight work is done). */
 	void (*on_shutdown)(struct conn *c);
-	/* Optional: all queued output has been sent (for protocols that
-	 * stream large replies piece by piece). */
+	/* Optional: queued output fell to CONN_OUTPUT_LOW or less (for
+	 * protocols that stream large replies piece by piece). */
 	void (*on_drain)(struct conn *c);
 };
 
@@ -54,10 +54,14 @@ struct conn {
 	struct conn *next_free;	/* reaper list */
 };
 
-/* Output queued past this stops reading until the client catches up. */
+/* Output queued past this stops reading until the client catches up
+ * to CONN_OUTPUT_LOW. */
 #define CONN_OUTPUT_HIGH (256 * 1024)
+#define CONN_OUTPUT_LOW (64 * 1024)
 /* Input buffered past this stops reading until the protocol consumes. */
 #define CONN_INPUT_HIGH (256 * 1024)
+/* The most moved by one read or write call. */
+#define CONN_IO_CHUNK (128 * 1024)
 
 void conn_init(struct event_base *base);
 /* Takes ownership of fd. With implicit_tls the TLS handshake starts at

@@ -49,6 +49,7 @@ struct pop3_transfer {
 	int fd;			/* -1 until opened by the first READ */
 	uint32_t msg;		/* index */
 	uint64_t off;		/* next octet to read */
+	uint64_t end;		/* the file's size when opened */
 	int started;		/* the +OK line went out */
 	int retr;		/* RETR (marks seen), else TOP */
 	struct dotstuff st;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -35,9 +36,12 @@ read_chunk(struct pop3_session *s, struct pop3_job *j)
 	j->eof = 0;
 	j->out_len = 0;
 	if (x->fd < 0) {
+		struct stat st;
+
 		x->fd = mailbox_open(s->maildir, &s->box, &s->box.msgs[x->msg]);
-		if (x->fd < 0)
+		if (x->fd < 0 || fstat(x->fd, &st) < 0)
 			goto fail;
+		x->end = (uint64_t)st.st_size;
 	}
 	do {
 		n = pread(x->fd, in, CHUNK, (off_t)x->off);
@@ -47,7 +51,9 @@ read_chunk(struct pop3_session *s, struct pop3_job *j)
 	j->out = xmalloc(2 * (size_t)n + 8);
 	j->out_len = dotstuff_run(&x->st, in, (size_t)n, j->out, &used);
 	x->off += (uint64_t)n;
-	if (n == 0 || x->st.done) {
+	/* Maildir files never change: the end is known, so the response
+	 * ends with its last chunk, not with a read that finds nothing. */
+	if (n == 0 || x->off >= x->end || x->st.done) {
 		j->out_len += dotstuff_end(&x->st, j->out + j->out_len);
 		j->eof = 1;
 		close(x->fd);

@@ -670,6 +670,7 @@ deliver_stop(void)
 			route_abort(&m->tasks[i]);
 		dmsg_free(m);
 	}
+	smtpc_abort_all();	/* also those saying QUIT */
 	route_slots_free();
 	event_free(dq.tick);
 	event_free(dq.timer);

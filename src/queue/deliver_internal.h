@@ -34,7 +34,7 @@ struct dtask {
 	char helo[256];
 	char auth_user[256], auth_pass[256];
 	struct smtpc *session;
-	int has_slot;			/* holds a connection slot */
+	int has_slot;			/* holds a slot not yet in a session */
 	struct dtask *next_wait;	/* waiting for a slot */
 	int done;
 };

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -74,6 +75,16 @@ wake(void)
 }
 
 static void
+release(const char *key, size_t len)
+{
+	rs.active--;
+	if (rs.per_domain != NULL)
+		tally_give(rs.per_domain, key, len);
+	wake();
+}
+
+/* A slot not handed to a session (the task stops waiting). */
+static void
 give_slot(struct dtask *t)
 {
 	char key[256];
@@ -81,9 +92,17 @@ give_slot(struct dtask *t)
 	if (!t->has_slot)
 		return;
 	t->has_slot = 0;
-	rs.active--;
-	tally_give(rs.per_domain, key, domain_key(t, key));
-	wake();
+	release(key, domain_key(t, key));
+}
+
+/* A session's connection closed: its slot is free. */
+static void
+slot_closed(void *arg)
+{
+	char *key = arg;
+
+	release(key, strlen(key));
+	free(key);
 }
 
 void
@@ -116,7 +135,6 @@ session_done(void *arg, const struct smtpc_result *r)
 	struct dtask *t = arg;
 
 	t->session = NULL;
-	give_slot(t);
 	if (deliver_stopping())
 		return;
 	if (r->definitive) {
@@ -145,6 +163,14 @@ session_done(void *arg, const struct smtpc_result *r)
 static void
 connect_ip(struct dtask *t)
 {
+	char key[256];
+
+	/* The slot goes with the connection: it is free again when the
+	 * socket closes, after QUIT, not when the outcome is known. */
+	key[domain_key(t, key)] = '\0';
+	t->has_slot = 0;
+	t->params.on_close = slot_closed;
+	t->params.close_arg = xstrdup(key);
 	t->params.addr = t->ips[t->ip_i];
 	t->params.host = t->hosts[t->host_i - 1].host;
 	t->params.tls = !t->plain;

@@ -9,6 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ enum smtpc_state {
 };
 
 struct smtpc {
+	struct smtpc *prev, *next;	/* every live session */
+	void (*on_close)(void *arg);
+	void *close_arg;
 	const struct smtpc_params *p;
 	smtpc_done_fn *done;
 	void *arg;
@@ -46,6 +50,8 @@ struct smtpc {
 	struct smtpc_result r;
 };
 
+static struct smtpc *sessions;
+
 static void smtpc_read_cb(struct bufferevent *bev, void *arg);
 static void sendf(struct smtpc *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -56,6 +62,14 @@ static void smtpc_event_cb(struct bufferevent *bev, short what, void *arg);
 static void
 smtpc_free(struct smtpc *c)
 {
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		sessions = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->on_close != NULL)
+		c->on_close(c->close_arg);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c->r.codes);
@@ -418,6 +432,11 @@ smtpc_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		struct timeval tv = { c->p->timeout, 0 };
+		int one = 1;
+
+		/* Commands and the message go out whole: no Nagle delays. */
+		(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one));
 
 		bufferevent_set_timeouts(c->bev, &tv, &tv);
 		if (c->state == ST_HANDSHAKE) {
@@ -456,6 +475,12 @@ smtpc_start(const struct smtpc_params *p, smtpc_done_fn *done, void *arg)
 	c->p = p;
 	c->done = done;
 	c->arg = arg;
+	c->on_close = p->on_close;
+	c->close_arg = p->close_arg;
+	c->next = sessions;
+	if (sessions != NULL)
+		sessions->prev = c;
+	sessions = c;
 	c->r.codes = xcalloc(p->nrcpts + 1, sizeof(*c->r.codes));
 	c->r.texts = xcalloc(p->nrcpts + 1, sizeof(*c->r.texts));
 	smtpc_reply_init(&c->reply);
@@ -469,6 +494,7 @@ smtpc_start(const struct smtpc_params *p, smtpc_done_fn *done, void *arg)
 	if (c->bev == NULL)
 		fatal("cannot create a bufferevent");
 	bufferevent_setcb(c->bev, smtpc_read_cb, NULL, smtpc_event_cb, c);
+	bufferevent_set_max_single_write(c->bev, 128 * 1024);
 	bufferevent_set_timeouts(c->bev, &ct, &ct);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = ST_CONNECT;
@@ -489,4 +515,11 @@ void
 smtpc_abort(struct smtpc *c)
 {
 	smtpc_free(c);
+}
+
+void
+smtpc_abort_all(void)
+{
+	while (sessions != NULL)
+		smtpc_free(sessions);
 }

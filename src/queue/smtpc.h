@@ -25,6 +25,10 @@ struct smtpc_params {
 	uint64_t size;			/* for SIZE= */
 	unsigned connect_timeout;	/* seconds */
 	unsigned timeout;		/* seconds for each reply */
+	/* Optional: called when the connection is finally closed (after
+	 * QUIT, or on abort), possibly long after done. */
+	void (*on_close)(void *close_arg);
+	void *close_arg;
 };
 
 struct smtpc_result {
@@ -50,7 +54,9 @@ typedef void smtpc_done_fn(void *arg, const struct smtpc_result *result);
  * done has run. Never calls done before returning. */
 struct smtpc *smtpc_start(const struct smtpc_params *p, smtpc_done_fn *done,
     void *arg);
-/* Ends a session early (shutdown); done is not called. */
+/* Ends a session early (shutdown); done is not called, on_close is. */
 void smtpc_abort(struct smtpc *c);
+/* Ends every session, including those saying QUIT after done. */
+void smtpc_abort_all(void);
 
 #endif
