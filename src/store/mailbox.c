@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/fsutil.h"
@@ -326,6 +329,44 @@ mailbox_open(const char *maildir, struct mailbox_list *l,
 	    msg_path(maildir, l, m, path, sizeof(path)) < 0)
 		return (errno = ENOENT, -1);
 	return open_file(path);
+}
+
+int
+mailbox_read_cached(const char *maildir, const struct mailbox_list *l,
+    const struct mailbox_msg *m, size_t max, char **data_r, size_t *len_r)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		.resolve = RESOLVE_CACHED | RESOLVE_NO_SYMLINKS,
+	};
+	char path[PATH_MAX], *data;
+	struct iovec iov;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (msg_path(maildir, l, m, path, sizeof(path)) < 0)
+		return (errno = EAGAIN, -1);
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0)
+		return (errno = EAGAIN, -1);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > max) {
+		close(fd);
+		return (errno = EAGAIN, -1);
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	iov.iov_base = data;
+	iov.iov_len = (size_t)st.st_size;
+	n = st.st_size > 0 ? preadv2(fd, &iov, 1, 0, RWF_NOWAIT) : 0;
+	close(fd);
+	if (n != st.st_size) {
+		free(data);
+		return (errno = EAGAIN, -1);
+	}
+	*data_r = data;
+	*len_r = (size_t)n;
+	return 0;
 }
 
 /* The name m gets in cur/ with the S flag: flags stay in ASCII order. */

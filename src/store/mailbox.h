@@ -56,6 +56,14 @@ void mailbox_uid(const struct mailbox_list *list,
 int mailbox_open(const char *maildir, struct mailbox_list *list,
     struct mailbox_msg *m);
 
+/* Reads m whole into a new buffer (*data_r, malloc'd; *len_r octets)
+ * only if that cannot wait for the disk: the path must be in the kernel's
+ * lookup cache and the data in the page cache, and the file at most max
+ * octets. The one function here that is safe on the event loop. 0, or -1
+ * (EAGAIN: not cached or too large; use mailbox_open() on a worker). */
+int mailbox_read_cached(const char *maildir, const struct mailbox_list *list,
+    const struct mailbox_msg *m, size_t max, char **data_r, size_t *len_r);
+
 /* What mailbox_update() does to one message. */
 enum { MAILBOX_KEEP, MAILBOX_DELETE, MAILBOX_MARK_SEEN };
 
