@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -700,6 +701,43 @@ print_machine(void)
 	}
 }
 
+/* The machine's memory latency, for reading the results: one dependent
+ * load after another at random over 64 MiB (the size of the guard's
+ * table at 1M addresses), on huge pages as the guard's table is. An
+ * event on an address not in cache needs one such load; only overlap
+ * with the events around it makes it cost less. */
+#define LAT_BYTES (64UL << 20)
+#define LAT_STEPS 2000000UL
+
+static double
+memory_latency_ns(void)
+{
+	size_t n = LAT_BYTES / 64, *next;
+	unsigned char *buf;
+	size_t *order, i, cur = 0;
+	double t;
+
+	if (posix_memalign((void **)&buf, 2UL << 20, LAT_BYTES) != 0)
+		return 0;
+	(void)madvise(buf, LAT_BYTES, MADV_HUGEPAGE);
+	order = alloc(n, sizeof(*order));
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	shuffle(order, n, sizeof(*order));
+	/* one cycle through every line, in random order */
+	for (i = 0; i < n; i++) {
+		next = (size_t *)(void *)(buf + order[i] * 64);
+		*next = order[(i + 1) % n];
+	}
+	free(order);
+	t = now_s();
+	for (i = 0; i < LAT_STEPS; i++)
+		cur = *(size_t *)(void *)(buf + cur * 64);
+	t = now_s() - t;
+	free(buf);
+	return cur == (size_t)-1 ? 0 : t / LAT_STEPS * 1e9;
+}
+
 static const char *
 kind_name(enum guard_kind k)
 {
@@ -727,6 +765,9 @@ print_setup(void)
 	printf("guard-micro: the guard's pure core (src/guard/guard.c), "
 	    "one thread, no I/O\n");
 	print_machine();
+	printf("  latency:  %.0f ns per dependent random load over 64 MiB "
+	    "(huge pages): one such load for an event on an address not in "
+	    "cache\n", memory_latency_ns());
 	printf("  rules:    the shipped defaults (settings_table.c, "
 	    "built as guard_server.c builds them):\n");
 	for (size_t i = 0; i < w.nrules; i++) {

@@ -4,8 +4,13 @@
  * is bounded by max_tracked, and hashing is keyed with a random seed. */
 #include "guard/guard.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/util.h"
 #include "guard/cidrmap.h"
@@ -13,19 +18,64 @@
 
 #define NLOGS GUARD_EV_AUTH_VOLUME	/* per-address event kinds */
 #define EVICT_SAMPLES 16
-/* Stamps hold 30 bits of ms: rebase well before, keeping at least the
- * longest window (GUARD_WINDOW_MAX) of history. */
-#define REBASE_AT ((1ULL << 30) - 86400000ULL)
+/* Stamps hold GUARD_TIME_BITS bits of ms: rebase before, keeping at
+ * least the longest window (GUARD_WINDOW_MAX) of history. */
+#define REBASE_AT ((1ULL << GUARD_TIME_BITS) - 60000ULL)
 #define REBASE_KEEP (GUARD_WINDOW_MAX + 60000ULL)
+/* How far out of time order calls may come and still see old stamps. */
+#define KEEP_SLACK 60000u
+
+/* The tracking table: bucketed cuckoo hashing. A key lives in one of two
+ * buckets of BUCKET slots; a slot is a 64-byte entry holding the key and
+ * its event logs inline, so an event on a known address reads one cache
+ * line of entries and nothing else. Beside the entries, a 16-bit
+ * fingerprint per slot (0: empty), 2 bytes a slot: a lookup compares the
+ * key of a matching slot only. Each key has a preferred pair of slots in
+ * each bucket, where it is put when they are free (8 keys in 10 are), and
+ * whose lines a lookup fetches at once, alongside the fingerprints: a
+ * lookup waits about one memory latency, not two in a row. At most LOAD
+ * of each BUCKET slots are used: two choices of 8 slots rarely need to
+ * move an entry at that load. About 66 bytes a slot, 75 per address. */
+#define BUCKET 8
+#define LOAD 7
+#define MIN_BUCKETS 128
+#define MAX_KICKS 500
+#define HUGE_PAGE (2u << 20)
+#define NO_SLOT ((size_t)-1)
+#define MOVED_SLOT ((size_t)-2)
 
 struct entry {
-	struct ipaddr key;
+	_Alignas(64) uint8_t key[16];
 	uint32_t last;			/* last activity, for eviction */
 	uint16_t pending;		/* logins being checked */
-	struct guard_log *log[NLOGS];
+	uint8_t nlog;			/* see union guard_elog */
+	uint8_t spare;
+	union guard_elog log;
+};
+
+_Static_assert(sizeof(struct entry) == 64, "an entry is one cache line");
+_Static_assert(NLOGS == GUARD_ELOG_KINDS, "one log per address event");
+
+struct table {
+	struct entry *e;		/* nb * BUCKET slots */
+	uint16_t *fp;			/* fingerprint per slot; 0: empty */
+	void *mem;			/* e and fp, before alignment */
+	size_t nb;			/* buckets */
+	uint64_t seed;
+};
+
+/* Where a key may be: its two buckets, its preferred pair of slots in
+ * each (home, home + 1: 128 aligned bytes), and its fingerprint. */
+struct probe {
+	size_t b[2];
+	unsigned home[2];
+	uint16_t fp;
+	size_t nb;			/* of the table it was made for */
+	uint64_t seed;
 };
 
 struct user_entry {
+	uint64_t hash;
 	char *name;
 	struct guard_log *log;
 	uint64_t quiet_until[GUARD_MAX_RULES];	/* fired: silent until */
@@ -34,31 +84,48 @@ struct user_entry {
 	struct user_entry *next;
 };
 
-#define USER_BUCKETS 1024
+#define USER_MIN_BUCKETS 1024	/* then one per user */
+
+
+/* A map of ranges (blocks, or a list) and a filter in front of it: one
+ * bit per range, set at hash(range). Most addresses have no range at
+ * all; the filter tells them so in a few instructions and no cache miss,
+ * rather than a probe of the map per prefix length in use. Bits of
+ * removed ranges stay set until the next rebuild. */
+struct rangeset {
+	struct cidrmap map;
+	uint64_t *bits;
+	unsigned log2;			/* 1 << log2 bits */
+	size_t stale;			/* removals since the rebuild */
+	uint64_t seed;
+};
+
+#define FILTER_MIN_LOG2 12
+#define FILTER_BITS_PER_RANGE 16
 
 struct guard {
 	struct guard_hooks hooks;
 	struct guard_rule rules[GUARD_MAX_RULES];
 	size_t nrules;
+	uint8_t ev_rules[GUARD_EV_COUNT][GUARD_MAX_RULES];	/* by event */
+	uint8_t ev_nrules[GUARD_EV_COUNT];
 	uint16_t log_cap[GUARD_EV_COUNT];	/* largest count per kind */
 	unsigned counted[GUARD_EV_COUNT];	/* protocols counted per kind */
+	struct guard_elog_policy policy;
 	unsigned ipv6_prefix;
 	uint64_t epoch;
-	uint64_t seed;
-	uint64_t rng;			/* xorshift state for eviction samples */
-	size_t log_bytes;		/* held by the entries' event logs */
+	uint64_t rng;			/* xorshift state: samples, moves */
+	size_t log_bytes;		/* held by the entries' rings */
 
-	/* Tracked addresses: a dense array and an index of slots. */
-	struct entry *entries;
-	size_t nentries, max_entries, entries_cap;
-	uint32_t *slots;		/* entry index + 1; 0: empty */
-	size_t nslots;
+	struct table t;			/* tracked addresses */
+	size_t nentries, max_entries;
 
-	struct user_entry *users[USER_BUCKETS];
-	size_t nusers;
+	uint64_t seed;			/* user table */
+	struct user_entry **users;
+	size_t nusers, nubuckets;	/* nubuckets: a power of two */
 
-	struct cidrmap blocks;		/* range -> struct guard_block */
-	struct cidrmap allow, deny;	/* range -> struct guard_list_entry */
+	struct rangeset blocks;		/* range -> struct guard_block */
+	struct rangeset allow, deny;	/* range -> struct guard_list_entry */
 	struct guard_stats stats;
 };
 
@@ -117,84 +184,7 @@ window_start(struct guard *g, uint64_t now, uint64_t window_ms)
 
 /* The tracking table. */
 
-static uint64_t
-key_hash(const struct guard *g, const struct ipaddr *key)
-{
-	return cidrmap_hash(g->seed, key->a, 0);
-}
-
-static size_t
-slot_of(const struct guard *g, const struct ipaddr *key, int *found_r)
-{
-	size_t i = key_hash(g, key) & (g->nslots - 1);
-
-	while (g->slots[i] != 0) {
-		if (memcmp(g->entries[g->slots[i] - 1].key.a, key->a, 16) == 0) {
-			*found_r = 1;
-			return i;
-		}
-		i = (i + 1) & (g->nslots - 1);
-	}
-	*found_r = 0;
-	return i;
-}
-
-static struct entry *
-entry_find(const struct guard *g, const struct ipaddr *key)
-{
-	int found;
-	size_t i;
-
-	if (g->nentries == 0)
-		return NULL;
-	i = slot_of(g, key, &found);
-	return found ? &g->entries[g->slots[i] - 1] : NULL;
-}
-
-static void
-entry_free_logs(struct guard *g, struct entry *e)
-{
-	for (int k = 0; k < NLOGS; k++) {
-		g->log_bytes -= guard_log_size(e->log[k]);
-		free(e->log[k]);
-		e->log[k] = NULL;
-	}
-}
-
-/* Removes the entry at index idx: its slot is emptied with backward
- * shifting, and the last entry moves into its place. */
-static void
-entry_remove(struct guard *g, size_t idx)
-{
-	size_t mask = g->nslots - 1, i, j, last = g->nentries - 1;
-	int found;
-
-	i = slot_of(g, &g->entries[idx].key, &found);
-	MW_ASSERT(found);
-	g->slots[i] = 0;
-	for (j = (i + 1) & mask; g->slots[j] != 0; j = (j + 1) & mask) {
-		size_t home = key_hash(g, &g->entries[g->slots[j] - 1].key) &
-		    mask;
-
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			g->slots[i] = g->slots[j];
-			g->slots[j] = 0;
-			i = j;
-		}
-	}
-	entry_free_logs(g, &g->entries[idx]);
-	if (idx != last) {
-		g->entries[idx] = g->entries[last];
-		i = slot_of(g, &g->entries[idx].key, &found);
-		MW_ASSERT(found);
-		g->slots[i] = (uint32_t)idx + 1;
-	}
-	g->nentries--;
-}
-
-/* Evicts the least recently active of a few sampled entries that has no
- * login in flight. Blocks live elsewhere, so none is ever evicted. */
-/* A cheap PRNG: eviction samples need spread, not secrecy. */
+/* A cheap PRNG: samples and moves need spread, not secrecy. */
 static uint64_t
 next_rand(struct guard *g)
 {
@@ -204,80 +194,440 @@ next_rand(struct guard *g)
 	return g->rng;
 }
 
-static int
-evict_one(struct guard *g)
+static inline uint64_t
+mix64(uint64_t x)
 {
-	size_t best = (size_t)-1;
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	return x ^ (x >> 32);
+}
 
-	for (int s = 0; s < EVICT_SAMPLES; s++) {
-		size_t i = (size_t)(next_rand(g) % g->nentries);
+static inline void
+probe_of(const struct table *t, const uint8_t key[16], struct probe *p)
+{
+	uint64_t hi, lo, h, h2;
 
-		if (g->entries[i].pending > 0)
-			continue;
-		if (best == (size_t)-1 ||
-		    g->entries[i].last < g->entries[best].last)
-			best = i;
+	/* Keyed: nobody can aim keys at one pair of buckets. */
+	memcpy(&hi, key, 8);
+	memcpy(&lo, key + 8, 8);
+	h = mix64(mix64(hi ^ t->seed) ^ lo);
+	h2 = (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ULL;
+
+	/* Buckets by multiplying (no power of two needed), from the high
+	 * bits; the fingerprint from the low ones. */
+	p->b[0] = (size_t)(((h >> 32) * (uint64_t)t->nb) >> 32);
+	p->b[1] = (size_t)(((h2 >> 32) * (uint64_t)t->nb) >> 32);
+	p->fp = (uint16_t)h != 0 ? (uint16_t)h : 1;
+	p->nb = t->nb;
+	p->seed = t->seed;
+	p->home[0] = 2 * (p->fp % (BUCKET / 2));
+	p->home[1] = 2 * ((p->fp / (BUCKET / 2)) % (BUCKET / 2));
+}
+
+/* As probe_of(), for a lookup: the fingerprints and the entry lines of
+ * the preferred slots, where most keys are, are fetched now, all at
+ * once. Events make their probe first, so that the other work they do
+ * (lists, blocks) overlaps with the fetch. */
+static void
+probe_key(const struct table *t, const uint8_t key[16], struct probe *p)
+{
+	const struct entry *h0, *h1;
+
+	probe_of(t, key, p);
+	h0 = &t->e[p->b[0] * BUCKET + p->home[0]];
+	h1 = &t->e[p->b[1] * BUCKET + p->home[1]];
+	__builtin_prefetch(&t->fp[p->b[0] * BUCKET]);
+	__builtin_prefetch(&t->fp[p->b[1] * BUCKET]);
+	__builtin_prefetch(h0);
+	__builtin_prefetch(h0 + 1);
+	__builtin_prefetch(h1);
+	__builtin_prefetch(h1 + 1);
+}
+
+/* Is p, made earlier, still good for t? */
+static int
+probe_valid(const struct table *t, const struct probe *p)
+{
+	return p->nb == t->nb && p->seed == t->seed;
+}
+
+/* The bits of bucket_match() for the home pair at slot h. */
+static unsigned
+pair_bits(unsigned h)
+{
+	return 0x5u << (2 * h);
+}
+
+/* Bit 2s set for each slot s of the bucket at fp whose value is v. */
+static inline unsigned
+bucket_match(const uint16_t *fp, uint16_t v)
+{
+#ifdef __SSE2__
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)fp);
+
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(x,
+	    _mm_set1_epi16((short)v))) & 0x5555u;
+#else
+	unsigned bits = 0;
+
+	for (unsigned s = 0; s < BUCKET; s++)
+		bits |= (unsigned)(fp[s] == v) << (2 * s);
+	return bits;
+#endif
+}
+
+static size_t
+first_slot(size_t bucket, unsigned bits)
+{
+	return bucket * BUCKET + (unsigned)__builtin_ctz(bits) / 2;
+}
+
+static inline struct entry *
+table_find(const struct table *t, const uint8_t key[16],
+    const struct probe *p)
+{
+	for (int k = 0; k < 2; k++) {
+		unsigned bits = bucket_match(t->fp + p->b[k] * BUCKET, p->fp);
+
+		for (; bits != 0; bits &= bits - 1) {
+			struct entry *e = &t->e[first_slot(p->b[k], bits)];
+
+			if (memcmp(e->key, key, 16) == 0)
+				return e;
+		}
 	}
-	if (best == (size_t)-1)
-		return -1;
-	entry_remove(g, best);
-	g->stats.evictions++;
-	if (g->hooks.evicted != NULL)
-		g->hooks.evicted(g->hooks.ctx, 1);
-	return 0;
+	return NULL;
+}
+
+/* Stores *e (whose key is not in t) in a preferred slot if one is free,
+ * else in the emptier of its buckets. When both are full, makes room by
+ * moving entries to their other bucket, a random walk. Returns e's slot,
+ * MOVED_SLOT when it is stored but moves followed, or NO_SLOT when the
+ * walk failed: *e is then the entry left without a slot (another one,
+ * perhaps) and t holds all the others. */
+static size_t
+table_place(struct guard *g, struct table *t, struct entry *e)
+{
+	struct probe p;
+	unsigned f0, f1;
+	size_t b;
+	uint16_t fp;
+
+	probe_of(t, e->key, &p);
+	f0 = bucket_match(t->fp + p.b[0] * BUCKET, 0);
+	f1 = bucket_match(t->fp + p.b[1] * BUCKET, 0);
+	if ((f0 | f1) != 0) {
+		size_t s;
+
+		if (f0 & pair_bits(p.home[0]))
+			s = first_slot(p.b[0], f0 & pair_bits(p.home[0]));
+		else if (f1 & pair_bits(p.home[1]))
+			s = first_slot(p.b[1], f1 & pair_bits(p.home[1]));
+		else if (__builtin_popcount(f1) > __builtin_popcount(f0))
+			s = first_slot(p.b[1], f1);
+		else
+			s = first_slot(p.b[0], f0);
+
+		t->e[s] = *e;
+		t->fp[s] = p.fp;
+		return s;
+	}
+	b = p.b[next_rand(g) & 1];
+	fp = p.fp;
+	for (int kick = 0; kick < MAX_KICKS; kick++) {
+		size_t s = b * BUCKET + next_rand(g) % BUCKET;
+		struct entry out = t->e[s];
+		uint16_t out_fp = t->fp[s];
+		unsigned room;
+
+		t->e[s] = *e;
+		t->fp[s] = fp;
+		*e = out;
+		fp = out_fp;
+		probe_of(t, e->key, &p);
+		b = p.b[0] == b ? p.b[1] : p.b[0];
+		room = bucket_match(t->fp + b * BUCKET, 0);
+		if (room != 0) {
+			s = first_slot(b, room);
+			t->e[s] = *e;
+			t->fp[s] = fp;
+			return MOVED_SLOT;
+		}
+	}
+	return NO_SLOT;
+}
+
+/* Entries are cache-line aligned. A large table is aligned to huge pages
+ * and asks for them: its lines are touched at random, so 4 KiB pages
+ * would cost a TLB miss and, the first time, a page fault each. */
+static void
+table_alloc(struct table *t, size_t nb)
+{
+	size_t n = nb * BUCKET;
+	size_t size = n * (sizeof(struct entry) + sizeof(*t->fp));
+	size_t align = size >= 2 * HUGE_PAGE ? HUGE_PAGE : 64;
+
+	t->nb = nb;
+	t->mem = xmalloc(size + align - 1);
+	t->e = (struct entry *)(((uintptr_t)t->mem + align - 1) &
+	    ~(uintptr_t)(align - 1));
+	t->fp = (uint16_t *)(t->e + n);
+#ifdef MADV_HUGEPAGE
+	if (align == HUGE_PAGE)
+		(void)madvise(t->e, size & ~(size_t)(HUGE_PAGE - 1),
+		    MADV_HUGEPAGE);
+#endif
+	memset(t->fp, 0, n * sizeof(*t->fp));
 }
 
 static void
+table_release(struct table *t)
+{
+	free(t->mem);
+	t->mem = NULL;
+	t->e = NULL;
+	t->fp = NULL;
+	t->nb = 0;
+}
+
+/* Doubles the table. With buckets chosen by multiplying, a key of bucket
+ * b goes to bucket 2b or 2b + 1: both tables are walked in order, and
+ * the 8 entries of a bucket always fit in its two successors. */
+static void
+table_double(struct guard *g)
+{
+	struct table old = g->t, t;
+
+	table_alloc(&t, old.nb * 2);
+	t.seed = old.seed;
+	for (size_t b = 0; b < old.nb; b++) {
+		unsigned used[2] = { 0, 0 };
+
+		for (size_t s = b * BUCKET; s < (b + 1) * BUCKET; s++) {
+			struct probe p;
+			unsigned k, slot, *u;
+
+			if (old.fp[s] == 0)
+				continue;
+			probe_of(&t, old.e[s].key, &p);
+			k = p.b[0] / 2 == b ? 0 : 1;
+			MW_ASSERT(p.b[k] / 2 == b);
+			u = &used[p.b[k] % 2];
+			slot = !(*u & (1u << p.home[k])) ? p.home[k] :
+			    !(*u & (2u << p.home[k])) ? p.home[k] + 1 :
+			    (unsigned)__builtin_ctz(~*u);
+			*u |= 1u << slot;
+			t.e[p.b[k] * BUCKET + slot] = old.e[s];
+			t.fp[p.b[k] * BUCKET + slot] = old.fp[s];
+		}
+	}
+	table_release(&old);
+	g->t = t;
+}
+
+/* Moves every entry (and extra, if not NULL) into a table of nb buckets.
+ * Should the moves fail (they practically never do), it starts again
+ * with another hash seed; the old table is freed only after success. */
+static void
+table_rebuild(struct guard *g, size_t nb, const struct entry *extra)
+{
+	struct table old = g->t, t;
+	uint64_t seed = old.seed;
+
+	for (;;) {
+		int ok = 1;
+
+		table_alloc(&t, nb);
+		t.seed = seed;
+		for (size_t s = 0; ok && s < old.nb * BUCKET; s++) {
+			struct entry e;
+
+			if (old.fp[s] == 0)
+				continue;
+			e = old.e[s];
+			ok = table_place(g, &t, &e) != NO_SLOT;
+		}
+		if (ok && extra != NULL) {
+			struct entry e = *extra;
+
+			ok = table_place(g, &t, &e) != NO_SLOT;
+		}
+		if (ok)
+			break;
+		table_release(&t);
+		seed = random_u64();
+	}
+	table_release(&old);
+	g->t = t;
+}
+
+/* Buckets for max_entries at the highest load. */
+static size_t
+max_buckets(const struct guard *g)
+{
+	return (g->max_entries + LOAD - 1) / LOAD;
+}
+
+/* The first size: doubling it reaches max_buckets() or a little more
+ * (under 1/64 more), so that the table only ever grows by doubling. */
+static size_t
+start_buckets(const struct guard *g)
+{
+	size_t nb = max_buckets(g);
+
+	while (nb > MIN_BUCKETS)
+		nb = (nb + 1) / 2;
+	return nb;
+}
+
+/* Makes room for one more entry, if the cap allows it. */
+static void
 table_grow(struct guard *g)
 {
-	size_t n = g->nslots ? g->nslots * 2 : 1024;
+	size_t max = max_buckets(g);
 
-	free(g->slots);
-	g->slots = xcalloc(n, sizeof(*g->slots));
-	g->nslots = n;
-	for (size_t e = 0; e < g->nentries; e++) {
-		int found;
-		size_t i = slot_of(g, &g->entries[e].key, &found);
+	if (g->nentries + 1 <= g->t.nb * LOAD || g->t.nb >= max)
+		return;
+	if (g->t.nb * 2 <= max + max / 32)
+		table_double(g);
+	else
+		table_rebuild(g, max, NULL);	/* the cap was changed */
+}
 
-		g->slots[i] = (uint32_t)e + 1;
+static struct entry *
+entry_find(const struct guard *g, const struct ipaddr *key)
+{
+	struct probe p;
+
+	if (g->nentries == 0)
+		return NULL;
+	probe_key(&g->t, key->a, &p);
+	return table_find(&g->t, key->a, &p);
+}
+
+static void
+entry_free_logs(struct guard *g, struct entry *e)
+{
+	g->log_bytes -= guard_elog_clear(&e->log, &e->nlog);
+}
+
+static void
+evict_slot(struct guard *g, size_t s)
+{
+	entry_free_logs(g, &g->t.e[s]);
+	g->t.fp[s] = 0;
+	g->nentries--;
+	g->stats.evictions++;
+	if (g->hooks.evicted != NULL)
+		g->hooks.evicted(g->hooks.ctx, 1);
+}
+
+/* Evicts the least recently active of the candidate slots that has no
+ * login in flight. Blocks live elsewhere, so none is ever evicted. */
+static int
+evict_least_active(struct guard *g, const size_t *cand, unsigned n)
+{
+	size_t best = NO_SLOT;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct entry *e = &g->t.e[cand[i]];
+
+		if (e->pending == 0 && (best == NO_SLOT ||
+		    e->last < g->t.e[best].last))
+			best = cand[i];
 	}
+	if (best == NO_SLOT)
+		return -1;
+	evict_slot(g, best);
+	return 0;
+}
+
+/* Evicts from the two buckets where a new key goes, making room for it:
+ * a random sample of up to 16 entries, since where an entry lives has
+ * nothing to do with its activity. */
+static int
+evict_for(struct guard *g, const struct probe *p)
+{
+	size_t cand[2 * BUCKET];
+	unsigned n = 0;
+
+	for (int k = 0; k < 2; k++) {
+		unsigned bits = bucket_match(g->t.fp + p->b[k] * BUCKET, 0) ^
+		    0x5555u;
+
+		if (k == 1 && p->b[1] == p->b[0])
+			break;
+		for (; bits != 0; bits &= bits - 1)
+			cand[n++] = first_slot(p->b[k], bits);
+	}
+	return evict_least_active(g, cand, n);
+}
+
+/* Evicts from a random sample of the table. */
+static int
+evict_one(struct guard *g)
+{
+	size_t n = g->t.nb * BUCKET, cand[EVICT_SAMPLES], s = 0;
+	unsigned seen = 0;
+
+	for (int i = 0; i < 4 * EVICT_SAMPLES && seen < EVICT_SAMPLES; i++) {
+		s = (size_t)(next_rand(g) % n);
+		if (g->t.fp[s] != 0)
+			cand[seen++] = s;
+	}
+	if (seen == EVICT_SAMPLES && evict_least_active(g, cand, seen) == 0)
+		return 0;
+	/* A sparse table, or logins in flight everywhere: go on in order
+	 * from there, so that whatever can be evicted is found. */
+	for (size_t i = 0; i < n; i++) {
+		s = s + 1 < n ? s + 1 : 0;
+		if (g->t.fp[s] != 0 && g->t.e[s].pending == 0) {
+			evict_slot(g, s);
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* The entry of key, created if needed; NULL only if the table is full
- * of entries that cannot be evicted. */
+ * of entries that cannot be evicted. pr: key's probe, or NULL. */
 static struct entry *
-entry_get(struct guard *g, const struct ipaddr *key, uint64_t now)
+entry_get(struct guard *g, const struct ipaddr *key, uint64_t now,
+    const struct probe *pr)
 {
-	struct entry *e = entry_find(g, key);
-	int found;
-	size_t i;
+	uint32_t r = rel(g, now);
+	struct entry *e, fresh;
+	struct probe p;
+	size_t s;
 
-	if (e != NULL) {
-		e->last = rel(g, now);
+	if (pr != NULL && probe_valid(&g->t, pr))
+		p = *pr;
+	else
+		probe_key(&g->t, key->a, &p);
+	if ((e = table_find(&g->t, key->a, &p)) != NULL) {
+		e->last = r;
 		return e;
 	}
-	while (g->nentries >= g->max_entries)
-		if (evict_one(g) < 0)
-			return NULL;
-	if ((g->nentries + 1) * 2 > g->nslots)
-		table_grow(g);
-	if (g->nentries == g->entries_cap) {
-		g->entries_cap = g->entries_cap ? g->entries_cap * 2 : 1024;
-		if (g->entries_cap > g->max_entries)
-			g->entries_cap = g->max_entries;
-		g->entries = xrealloc(g->entries,
-		    g->entries_cap * sizeof(*g->entries));
-	}
-	e = &g->entries[g->nentries];
-	memset(e, 0, sizeof(*e));
-	e->key = *key;
-	e->last = rel(g, now);
-	i = slot_of(g, key, &found);
-	g->slots[i] = (uint32_t)++g->nentries;
-	return e;
+	if (g->nentries >= g->max_entries && evict_for(g, &p) < 0)
+		while (g->nentries >= g->max_entries)
+			if (evict_one(g) < 0)
+				return NULL;
+	table_grow(g);
+	memset(&fresh, 0, sizeof(fresh));
+	memcpy(fresh.key, key->a, 16);
+	fresh.last = r;
+	g->nentries++;
+	s = table_place(g, &g->t, &fresh);
+	if (s < MOVED_SLOT)
+		return &g->t.e[s];
+	if (s == NO_SLOT)
+		table_rebuild(g, g->t.nb, &fresh);
+	return entry_find(g, key);
 }
 
-/* Moves the epoch forward before the 30-bit offsets run out. Events
+/* Moves the epoch forward before the stamps' offsets run out. Events
  * older than every window no longer matter and become 0. */
 static void
 maybe_rebase(struct guard *g, uint64_t now)
@@ -290,17 +640,223 @@ maybe_rebase(struct guard *g, uint64_t now)
 	/* After a long quiet spell the shift exceeds any stamp: all 0. */
 	shift64 = now - g->epoch - REBASE_KEEP;
 	shift = shift64 > UINT32_MAX ? UINT32_MAX : (uint32_t)shift64;
-	for (size_t e = 0; e < g->nentries; e++) {
-		struct entry *en = &g->entries[e];
+	for (size_t s = 0; s < g->t.nb * BUCKET; s++) {
+		struct entry *en = &g->t.e[s];
 
+		if (g->t.fp[s] == 0)
+			continue;
 		en->last = en->last > shift ? en->last - shift : 0;
-		for (int k = 0; k < NLOGS; k++)
-			guard_log_shift(en->log[k], shift);
+		guard_elog_shift(&en->log, en->nlog, shift);
 	}
-	for (size_t b = 0; b < USER_BUCKETS; b++)
+	for (size_t b = 0; b < g->nubuckets; b++)
 		for (struct user_entry *u = g->users[b]; u; u = u->next)
 			guard_log_shift(u->log, shift);
 	g->epoch += shift64;
+}
+
+static void free_value(const struct cidr *key, void *value, void *arg);
+
+/* Addresses and ranges. */
+
+static int
+is_v4(const struct ipaddr *ip)
+{
+	uint64_t hi;
+	uint32_t mid;
+
+	memcpy(&hi, ip->a, 8);
+	memcpy(&mid, ip->a + 8, 4);
+	return hi == 0 && mid == htobe32(0xffff);
+}
+
+/* The first n (0..64) bits of a 64-bit word in network order. */
+static uint64_t
+be_mask(unsigned n)
+{
+	return n == 0 ? 0 : n >= 64 ? ~0ULL : htobe64(~0ULL << (64 - n));
+}
+
+/* ip with the bits past prefix cleared, as two words. */
+static void
+masked(const struct ipaddr *ip, unsigned prefix, uint64_t *hi_r,
+    uint64_t *lo_r)
+{
+	memcpy(hi_r, ip->a, 8);
+	memcpy(lo_r, ip->a + 8, 8);
+	*hi_r &= be_mask(prefix);
+	*lo_r &= be_mask(prefix > 64 ? prefix - 64 : 0);
+}
+
+static size_t
+filter_bit(const struct rangeset *rs, uint64_t hi, uint64_t lo,
+    unsigned prefix)
+{
+	uint64_t h = (hi ^ rs->seed) * 0x9e3779b97f4a7c15ULL;
+
+	h = (h ^ (h >> 32) ^ lo) * 0xd6e8feb86659fd93ULL;
+	h = (h ^ (h >> 32) ^ prefix) * 0xc2b2ae3d27d4eb4fULL;
+	return (size_t)(h >> (64 - rs->log2));
+}
+
+static void
+filter_set(struct rangeset *rs, const struct cidr *range)
+{
+	uint64_t hi, lo;
+	size_t bit;
+
+	masked(&range->addr, range->prefix, &hi, &lo);
+	bit = filter_bit(rs, hi, lo, range->prefix);
+	rs->bits[bit / 64] |= 1ULL << (bit % 64);
+}
+
+static void
+filter_set_cb(const struct cidr *key, void *value, void *arg)
+{
+	(void)value;
+	filter_set(arg, key);
+}
+
+/* Sizes the filter for the ranges in the map and sets their bits. */
+static void
+filter_rebuild(struct rangeset *rs)
+{
+	unsigned log2 = FILTER_MIN_LOG2;
+
+	while ((1ULL << log2) < rs->map.count * FILTER_BITS_PER_RANGE)
+		log2++;
+	free(rs->bits);
+	rs->log2 = log2;
+	rs->bits = xcalloc((1ULL << log2) / 64, sizeof(*rs->bits));
+	rs->stale = 0;
+	cidrmap_foreach(&rs->map, filter_set_cb, rs);
+}
+
+static void
+rs_init(struct rangeset *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	cidrmap_init(&rs->map);
+	rs->seed = random_u64();
+	filter_rebuild(rs);
+}
+
+static void
+rs_release(struct rangeset *rs)
+{
+	cidrmap_release(&rs->map);
+	filter_rebuild(rs);
+}
+
+static void
+rs_free(struct rangeset *rs)
+{
+	cidrmap_foreach(&rs->map, free_value, NULL);
+	cidrmap_release(&rs->map);
+	free(rs->bits);
+	rs->bits = NULL;
+}
+
+/* As cidrmap_put(). */
+static void *
+rs_put(struct rangeset *rs, const struct cidr *range, void *value)
+{
+	void *old = cidrmap_put(&rs->map, range, value);
+
+	if ((1ULL << rs->log2) < rs->map.count * FILTER_BITS_PER_RANGE)
+		filter_rebuild(rs);
+	else
+		filter_set(rs, range);
+	return old;
+}
+
+/* As cidrmap_del(). */
+static void *
+rs_del(struct rangeset *rs, const struct cidr *range)
+{
+	void *v = cidrmap_del(&rs->map, range);
+
+	if (v != NULL && ++rs->stale > rs->map.count + 64)
+		filter_rebuild(rs);
+	return v;
+}
+
+static int
+filter_has(const struct rangeset *rs, uint64_t hi, uint64_t lo,
+    unsigned prefix)
+{
+	size_t bit = filter_bit(rs, hi, lo, prefix);
+
+	return (rs->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* As cidrmap_get() of range with its host bits cleared, the filter
+ * first. */
+static void *
+rs_get(const struct rangeset *rs, const struct cidr *range)
+{
+	struct cidr c;
+	uint64_t hi, lo;
+
+	if (rs->map.count == 0)
+		return NULL;
+	masked(&range->addr, range->prefix, &hi, &lo);
+	if (!filter_has(rs, hi, lo, range->prefix))
+		return NULL;
+	memcpy(c.addr.a, &hi, 8);
+	memcpy(c.addr.a + 8, &lo, 8);
+	c.prefix = range->prefix;
+	return cidrmap_get(&rs->map, &c);
+}
+
+/* Starts fetching where cidrmap_get() will look for range (its hash and
+ * slot layout are public), if the filter says range may be there. */
+static void
+rs_prefetch(const struct rangeset *rs, const struct cidr *range)
+{
+	uint64_t hi, lo;
+
+	if (rs->map.count == 0)
+		return;
+	masked(&range->addr, range->prefix, &hi, &lo);
+	if (filter_has(rs, hi, lo, range->prefix))
+		__builtin_prefetch(&rs->map.slots[cidrmap_hash(rs->map.seed,
+		    range->addr.a, range->prefix) & (rs->map.cap - 1)]);
+}
+
+/* As cidrmap_lookup(): the value of the longest range holding ip that
+ * accept() takes (NULL: any), the map probed only where the filter says
+ * a range may be. */
+static void *
+rs_lookup(const struct rangeset *rs, const struct ipaddr *ip,
+    int (*accept)(void *value, void *arg), void *arg)
+{
+	const struct cidrmap *m = &rs->map;
+	int v4;
+
+	if (m->count == 0)
+		return NULL;
+	v4 = is_v4(ip);
+	for (unsigned i = 0; i < m->nlengths; i++) {
+		unsigned p = m->lengths[i];
+		struct cidr c;
+		uint64_t hi, lo;
+		void *v;
+
+		/* IPv4 is held mapped: IPv6 ranges (shorter than /96),
+		 * such as ::/0, never hold it. */
+		if (v4 && p < 96)
+			break;
+		masked(ip, p, &hi, &lo);
+		if (!filter_has(rs, hi, lo, p))
+			continue;
+		memcpy(c.addr.a, &hi, 8);
+		memcpy(c.addr.a + 8, &lo, 8);
+		c.prefix = p;
+		v = cidrmap_get(m, &c);
+		if (v != NULL && (accept == NULL || accept(v, arg)))
+			return v;
+	}
+	return NULL;
 }
 
 /* Setup. */
@@ -316,10 +872,11 @@ guard_new(size_t max_tracked, const struct guard_hooks *hooks)
 	g->ipv6_prefix = 64;
 	g->seed = random_u64();
 	g->rng = random_u64() | 1;
-	cidrmap_init(&g->blocks);
-	cidrmap_init(&g->allow);
-	cidrmap_init(&g->deny);
-	table_grow(g);
+	rs_init(&g->blocks);
+	rs_init(&g->allow);
+	rs_init(&g->deny);
+	table_alloc(&g->t, start_buckets(g));
+	g->t.seed = random_u64();
 	return g;
 }
 
@@ -334,7 +891,7 @@ free_value(const struct cidr *key, void *value, void *arg)
 static void
 free_users(struct guard *g)
 {
-	for (size_t b = 0; b < USER_BUCKETS; b++) {
+	for (size_t b = 0; b < g->nubuckets; b++) {
 		struct user_entry *u, *next;
 
 		for (u = g->users[b]; u != NULL; u = next) {
@@ -346,6 +903,9 @@ free_users(struct guard *g)
 		g->users[b] = NULL;
 	}
 	g->nusers = 0;
+	free(g->users);
+	g->users = NULL;
+	g->nubuckets = 0;
 }
 
 void
@@ -355,17 +915,14 @@ guard_free(struct guard **gp)
 
 	if (g == NULL)
 		return;
-	for (size_t e = 0; e < g->nentries; e++)
-		entry_free_logs(g, &g->entries[e]);
-	free(g->entries);
-	free(g->slots);
+	for (size_t s = 0; s < g->t.nb * BUCKET; s++)
+		if (g->t.fp[s] != 0)
+			entry_free_logs(g, &g->t.e[s]);
+	table_release(&g->t);
 	free_users(g);
-	cidrmap_foreach(&g->blocks, free_value, NULL);
-	cidrmap_foreach(&g->allow, free_value, NULL);
-	cidrmap_foreach(&g->deny, free_value, NULL);
-	cidrmap_release(&g->blocks);
-	cidrmap_release(&g->allow);
-	cidrmap_release(&g->deny);
+	rs_free(&g->blocks);
+	rs_free(&g->allow);
+	rs_free(&g->deny);
 	free(g);
 	*gp = NULL;
 }
@@ -380,6 +937,7 @@ guard_set_rules(struct guard *g, const struct guard_rule *rules, size_t n)
 	g->nrules = n;
 	memset(g->log_cap, 0, sizeof(g->log_cap));
 	memset(g->counted, 0, sizeof(g->counted));
+	memset(g->ev_nrules, 0, sizeof(g->ev_nrules));
 	for (size_t i = 0; i < n; i++) {
 		struct guard_rule *r = &g->rules[i];
 		unsigned need;
@@ -400,15 +958,38 @@ guard_set_rules(struct guard *g, const struct guard_rule *rules, size_t n)
 		if (need > g->log_cap[r->event])
 			g->log_cap[r->event] = (uint16_t)need;
 		g->counted[r->event] |= r->protocols;
+		if (r->event < GUARD_EV_COUNT)
+			g->ev_rules[r->event][g->ev_nrules[r->event]++] =
+			    (uint8_t)i;
+	}
+	for (int k = 0; k < NLOGS; k++) {
+		g->policy.cap[k] = g->log_cap[k];
+		g->policy.keep[k] = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct guard_rule *r = &g->rules[i];
+
+		if (r->count > 0 && r->event < NLOGS &&
+		    r->window_ms + KEEP_SLACK > g->policy.keep[r->event])
+			g->policy.keep[r->event] = (uint32_t)r->window_ms +
+			    KEEP_SLACK;
 	}
 }
 
 void
 guard_set_max_tracked(struct guard *g, size_t max_tracked)
 {
+	size_t need;
+
 	g->max_entries = max_tracked ? max_tracked : 1;
 	while (g->nentries > g->max_entries && evict_one(g) == 0)
 		;
+	/* A smaller cap: a smaller table, big enough for what is left. */
+	need = (g->nentries + LOAD - 1) / LOAD;
+	if (need < max_buckets(g))
+		need = max_buckets(g);
+	if (g->t.nb > need)
+		table_rebuild(g, need, NULL);
 }
 
 void
@@ -421,16 +1002,12 @@ struct cidr
 guard_key(const struct guard *g, const struct ipaddr *ip)
 {
 	struct cidr c;
-	unsigned p = ipaddr_is_v4(ip) ? 128 : g->ipv6_prefix;
+	uint64_t hi, lo;
 
-	c.addr = *ip;
-	c.prefix = p;
-	for (unsigned i = 0; i < 16; i++) {
-		unsigned keep = p > i * 8 ? p - i * 8 : 0;
-
-		if (keep < 8)
-			c.addr.a[i] &= (uint8_t)(0xff00 >> keep);
-	}
+	c.prefix = is_v4(ip) ? 128 : g->ipv6_prefix;
+	masked(ip, c.prefix, &hi, &lo);
+	memcpy(c.addr.a, &hi, 8);
+	memcpy(c.addr.a + 8, &lo, 8);
 	return c;
 }
 
@@ -451,7 +1028,7 @@ guard_list_set(struct guard *g, const struct guard_list_entry *e)
 	struct guard_list_entry *copy = xmalloc(sizeof(*copy));
 
 	*copy = *e;
-	free(cidrmap_put(e->list == GUARD_ALLOW ? &g->allow : &g->deny,
+	free(rs_put(e->list == GUARD_ALLOW ? &g->allow : &g->deny,
 	    &e->range, copy));
 }
 
@@ -459,8 +1036,7 @@ int
 guard_list_del(struct guard *g, const struct cidr *range,
     enum guard_list list)
 {
-	void *v = cidrmap_del(list == GUARD_ALLOW ? &g->allow : &g->deny,
-	    range);
+	void *v = rs_del(list == GUARD_ALLOW ? &g->allow : &g->deny, range);
 
 	free(v);
 	return v != NULL;
@@ -469,10 +1045,10 @@ guard_list_del(struct guard *g, const struct cidr *range,
 void
 guard_list_clear(struct guard *g)
 {
-	cidrmap_foreach(&g->allow, free_value, NULL);
-	cidrmap_foreach(&g->deny, free_value, NULL);
-	cidrmap_release(&g->allow);
-	cidrmap_release(&g->deny);
+	cidrmap_foreach(&g->allow.map, free_value, NULL);
+	cidrmap_foreach(&g->deny.map, free_value, NULL);
+	rs_release(&g->allow);
+	rs_release(&g->deny);
 }
 
 const struct guard_list_entry *
@@ -481,8 +1057,8 @@ guard_list_match(const struct guard *g, const struct ipaddr *ip,
 {
 	const struct guard_list_entry *a, *d;
 
-	a = cidrmap_lookup(&g->allow, ip, list_live, &now);
-	d = cidrmap_lookup(&g->deny, ip, list_live, &now);
+	a = rs_lookup(&g->allow, ip, list_live, &now);
+	d = rs_lookup(&g->deny, ip, list_live, &now);
 	if (a == NULL)
 		return d;
 	if (d == NULL)
@@ -498,7 +1074,7 @@ guard_block_add(struct guard *g, const struct guard_block *b)
 	struct guard_block *copy = xmalloc(sizeof(*copy));
 
 	*copy = *b;
-	free(cidrmap_put(&g->blocks, &b->range, copy));
+	free(rs_put(&g->blocks, &b->range, copy));
 }
 
 /* A block on range ended: the address it covered starts afresh. */
@@ -514,7 +1090,7 @@ block_ended(struct guard *g, const struct cidr *range)
 int
 guard_unblock(struct guard *g, const struct cidr *range, uint64_t now)
 {
-	struct guard_block *b = cidrmap_del(&g->blocks, range);
+	struct guard_block *b = rs_del(&g->blocks, range);
 
 	if (b == NULL)
 		return 0;
@@ -529,8 +1105,8 @@ guard_unblock(struct guard *g, const struct cidr *range, uint64_t now)
 void
 guard_block_clear(struct guard *g)
 {
-	cidrmap_foreach(&g->blocks, free_value, NULL);
-	cidrmap_release(&g->blocks);
+	cidrmap_foreach(&g->blocks.map, free_value, NULL);
+	rs_release(&g->blocks);
 }
 
 struct block_query {
@@ -561,9 +1137,7 @@ guard_block_find(struct guard *g, const struct ipaddr *ip, uint64_t now)
 	struct block_query q = { now, NULL };
 	const struct guard_block *b;
 
-	if (g->blocks.count == 0)
-		return NULL;
-	b = cidrmap_lookup(&g->blocks, ip, block_pick, &q);
+	b = rs_lookup(&g->blocks, ip, block_pick, &q);
 	return b != NULL ? b : q.logins;
 }
 
@@ -591,7 +1165,7 @@ guard_block_foreach(struct guard *g, uint64_t now,
 {
 	struct foreach_arg fa = { g, now, fn, arg };
 
-	cidrmap_foreach(&g->blocks, foreach_live, &fa);
+	cidrmap_foreach(&g->blocks.map, foreach_live, &fa);
 }
 
 static void
@@ -602,7 +1176,7 @@ expire_one(const struct cidr *key, void *value, void *arg)
 
 	if (b->until_ms == 0 || b->until_ms > fa->now)
 		return;
-	cidrmap_del(&fa->g->blocks, key);
+	rs_del(&fa->g->blocks, key);
 	block_ended(fa->g, key);
 	if (fa->g->hooks.lifted != NULL)
 		fa->g->hooks.lifted(fa->g->hooks.ctx, b, 1);
@@ -617,21 +1191,61 @@ expire_list(const struct cidr *key, void *value, void *arg)
 
 	if (e->expires_ms == 0 || e->expires_ms > fa->now)
 		return;
-	cidrmap_del(e->list == GUARD_ALLOW ? &fa->g->allow : &fa->g->deny, key);
+	rs_del(e->list == GUARD_ALLOW ? &fa->g->allow : &fa->g->deny, key);
 	free(e);
 }
 
-/* Ends the block of exactly key if its time is up, so that a block is
- * over at until_ms sharp, not at the next guard_expire(). */
-static void
-expire_key(struct guard *g, const struct cidr *key, uint64_t now)
-{
-	struct guard_block *b;
-	struct foreach_arg fa = { g, now, NULL, NULL };
+/* What block_check() found for an address. */
+struct block_state {
+	const struct guard_block *strongest;	/* in force for ip */
+	struct guard_block *own;	/* of exactly the counting key */
+};
 
-	if (g->blocks.count == 0 || (b = cidrmap_get(&g->blocks, key)) == NULL)
+/* Ends the block of ip's counting key if its time is up, so that a block
+ * is over at until_ms sharp, not at the next guard_expire(); then finds
+ * the blocks in force, as guard_block_find() does, reusing the probe of
+ * the key's own range. */
+static void
+block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
+    uint64_t now, struct block_state *st)
+{
+	const struct cidrmap *m = &g->blocks.map;
+	struct block_query q = { now, NULL };
+	int v4;
+
+	st->strongest = NULL;
+	st->own = NULL;
+	if (m->count == 0)
 		return;
-	expire_one(key, b, &fa);
+	st->own = rs_get(&g->blocks, key);
+	if (st->own != NULL && st->own->until_ms != 0 &&
+	    st->own->until_ms <= now) {
+		struct foreach_arg fa = { g, now, NULL, NULL };
+
+		expire_one(key, st->own, &fa);
+		st->own = NULL;
+	}
+	v4 = is_v4(ip);
+	for (unsigned i = 0; i < m->nlengths; i++) {
+		unsigned p = m->lengths[i];
+		struct guard_block *b;
+		struct cidr c;
+
+		if (v4 && p < 96)
+			break;
+		if (p == key->prefix) {
+			b = st->own;
+		} else {
+			c.addr = *ip;
+			c.prefix = p;
+			b = rs_get(&g->blocks, &c);
+		}
+		if (b != NULL && block_pick(b, &q)) {
+			st->strongest = b;
+			return;
+		}
+	}
+	st->strongest = q.logins;
 }
 
 void
@@ -639,20 +1253,22 @@ guard_expire(struct guard *g, uint64_t now)
 {
 	struct foreach_arg fa = { g, now, NULL, NULL };
 
-	cidrmap_foreach(&g->blocks, expire_one, &fa);
-	cidrmap_foreach(&g->allow, expire_list, &fa);
-	cidrmap_foreach(&g->deny, expire_list, &fa);
+	cidrmap_foreach(&g->blocks.map, expire_one, &fa);
+	cidrmap_foreach(&g->allow.map, expire_list, &fa);
+	cidrmap_foreach(&g->deny.map, expire_list, &fa);
 	maybe_rebase(g, now);
 }
 
 /* Firing. */
 
-/* Blocks key for rule r, unless a block at least as strong is in force. */
+/* Blocks key for rule r, unless a block at least as strong is in force.
+ * *own is key's block (NULL: none), and is kept up to date. */
 static void
 fire_block(struct guard *g, const struct guard_rule *r,
-    const struct cidr *key, enum guard_proto proto, uint64_t now)
+    const struct cidr *key, enum guard_proto proto, uint64_t now,
+    struct guard_block **own)
 {
-	struct guard_block b, *old = cidrmap_get(&g->blocks, key);
+	struct guard_block b, *old = *own;
 
 	if (old != NULL && (old->until_ms == 0 || old->until_ms > now) &&
 	    (old->kind == GUARD_BLOCK_CONNECTIONS || old->kind == r->kind))
@@ -669,37 +1285,42 @@ fire_block(struct guard *g, const struct guard_rule *r,
 	g->stats.blocks++;
 	if (g->hooks.fired != NULL)
 		g->hooks.fired(g->hooks.ctx, r, &b, NULL);
+	*own = rs_get(&g->blocks, key);
 }
 
 /* Counts an event for key and fires every rule whose count it reaches.
- * The caller has ended key's block if its time was up (expire_key). */
+ * The caller has run block_check(): st->own is key's live block. */
 static void
 count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
-    enum guard_proto proto, uint64_t now, struct entry *e)
+    enum guard_proto proto, uint64_t now, struct entry *e,
+    struct block_state *st, const struct probe *pr)
 {
 	uint32_t t;
 
 	g->stats.events++;
 	if (!(g->counted[ev] & (1u << proto)))
 		return;
-	if (e == NULL && (e = entry_get(g, &key->addr, now)) == NULL)
+	if (e == NULL && (e = entry_get(g, &key->addr, now, pr)) == NULL)
 		return;
 	t = rel(g, now);
-	g->log_bytes += guard_log_add(&e->log[ev], t, proto, g->log_cap[ev]);
-	for (size_t i = 0; i < g->nrules; i++) {
-		const struct guard_rule *r = &g->rules[i];
+	g->log_bytes += guard_elog_add(&e->log, &e->nlog, ev, t, proto,
+	    &g->policy);
+	for (unsigned i = 0; i < g->ev_nrules[ev]; i++) {
+		const struct guard_rule *r = &g->rules[g->ev_rules[ev][i]];
 		uint32_t since;
 
 		if (!rule_applies(r, ev, proto))
 			continue;
-		since = window_start(g, now, r->window_ms);
-		if (!guard_log_reached(e->log[ev], r->count, since,
+		/* An event exactly window_ms old is outside the window. */
+		since = t >= r->window_ms ? t - (uint32_t)r->window_ms + 1 : 0;
+		if (!guard_elog_reached(&e->log, e->nlog, ev, r->count, since,
 		    r->protocols, g->counted[ev]))
 			continue;
 		if (rule_blocks(r)) {
-			fire_block(g, r, key, proto, now);
-		} else if (!guard_log_reached(e->log[ev], r->count + 1, since,
-		    r->protocols, g->counted[ev]) && g->hooks.fired != NULL) {
+			fire_block(g, r, key, proto, now, &st->own);
+		} else if (!guard_elog_reached(&e->log, e->nlog, ev,
+		    r->count + 1, since, r->protocols, g->counted[ev]) &&
+		    g->hooks.fired != NULL) {
 			/* Alert only: once, as the count is first reached. */
 			g->hooks.fired(g->hooks.ctx, r, NULL, NULL);
 		}
@@ -708,14 +1329,38 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 
 /* Events. */
 
+/* The first thing an event does: if it is counted, start fetching the
+ * entry of its counting key; returns p, or NULL. */
+static struct probe *
+start_probe(struct guard *g, const struct cidr *key, enum guard_event ev,
+    enum guard_proto proto, struct probe *p)
+{
+	if (!(g->counted[ev] & (1u << proto)))
+		return NULL;
+	probe_key(&g->t, key->addr.a, p);
+	return p;
+}
+
+/* The list entry deciding ip, or NULL; quick when the lists are empty. */
+static const struct guard_list_entry *
+list_match(const struct guard *g, const struct ipaddr *ip, uint64_t now)
+{
+	if (g->allow.map.count == 0 && g->deny.map.count == 0)
+		return NULL;
+	return guard_list_match(g, ip, now);
+}
+
 enum guard_verdict
 guard_connect(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now)
 {
-	const struct guard_list_entry *l = guard_list_match(g, ip, now);
-	const struct guard_block *b;
-	struct cidr key;
+	const struct guard_list_entry *l;
+	struct block_state st;
+	struct cidr key = guard_key(g, ip);
+	struct probe pr, *prp = start_probe(g, &key, GUARD_EV_CONNECT, proto,
+	    &pr);
 
+	l = list_match(g, ip, now);
 	if (l != NULL && l->list == GUARD_DENY) {
 		g->stats.refused_denied++;
 		if (g->hooks.denied != NULL)
@@ -724,14 +1369,13 @@ guard_connect(struct guard *g, const struct ipaddr *ip,
 	}
 	if (l != NULL)
 		return GUARD_ACCEPT;
-	key = guard_key(g, ip);
-	expire_key(g, &key, now);
-	b = guard_block_find(g, ip, now);
-	if (b != NULL && b->kind == GUARD_BLOCK_CONNECTIONS) {
+	block_check(g, ip, &key, now, &st);
+	if (st.strongest != NULL &&
+	    st.strongest->kind == GUARD_BLOCK_CONNECTIONS) {
 		g->stats.refused_blocked++;
 		return GUARD_REFUSE_BLOCKED;
 	}
-	count_event(g, &key, GUARD_EV_CONNECT, proto, now, NULL);
+	count_event(g, &key, GUARD_EV_CONNECT, proto, now, NULL, &st, prp);
 	return GUARD_ACCEPT;
 }
 
@@ -739,20 +1383,45 @@ void
 guard_login_begin(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now, struct guard_login *t)
 {
-	const struct guard_list_entry *l = guard_list_match(g, ip, now);
+	const struct guard_list_entry *l;
 	struct entry *e;
+	struct probe pr;
 
 	memset(t, 0, sizeof(*t));
 	t->key = guard_key(g, ip);
 	t->ip = *ip;
 	t->proto = proto;
+	probe_key(&g->t, t->key.addr.a, &pr);
+	l = list_match(g, ip, now);
 	if (l != NULL && l->list == GUARD_ALLOW) {
 		t->listed_allow = 1;
 		return;
 	}
-	e = entry_get(g, &t->key.addr, now);
-	if (e != NULL && e->pending < UINT16_MAX)
+	e = entry_get(g, &t->key.addr, now, &pr);
+	if (e == NULL)
+		return;
+	if (e->pending < UINT16_MAX)
 		e->pending++;
+	t->hint = (size_t)(e - g->t.e) + 1;
+	/* The end checks the key's block and may count a failure: fetch
+	 * them meanwhile (the password check is much slower). */
+	rs_prefetch(&g->blocks, &t->key);
+	if (e->nlog == GUARD_ELOG_RINGS &&
+	    e->log.ring[GUARD_EV_AUTH_FAIL] != NULL)
+		__builtin_prefetch(e->log.ring[GUARD_EV_AUTH_FAIL]);
+}
+
+/* The entry of a login ticket: where it was at the begin, unless the
+ * table has changed since. */
+static struct entry *
+ticket_entry(const struct guard *g, const struct guard_login *t)
+{
+	size_t s = t->hint - 1;
+
+	if (t->hint != 0 && s < g->t.nb * BUCKET && g->t.fp[s] != 0 &&
+	    memcmp(g->t.e[s].key, t->key.addr.a, 16) == 0)
+		return &g->t.e[s];
+	return entry_find(g, &t->key.addr);
 }
 
 enum guard_login_result
@@ -760,37 +1429,40 @@ guard_login_end(struct guard *g, const struct guard_login *t,
     int password_ok, const char *user, uint64_t now)
 {
 	struct entry *e;
-	const struct guard_block *b;
+	struct block_state st;
 	int doomed = 0;
 
 	(void)user;
 	if (t->listed_allow)
 		return password_ok ? GUARD_LOGIN_OK : GUARD_LOGIN_FAILED;
-	e = entry_find(g, &t->key.addr);
+	e = ticket_entry(g, t);
 	if (e != NULL && e->pending > 0)
 		e->pending--;
-	expire_key(g, &t->key, now);
-	b = guard_block_find(g, &t->ip, now);
-	if (b != NULL) {
+	block_check(g, &t->ip, &t->key, now, &st);
+	if (st.strongest != NULL) {
 		doomed = 1;
 	} else if (password_ok && e != NULL) {
 		/* Failures made plus attempts still in flight (counted as
 		 * failures until they say otherwise) must stay below every
 		 * blocking login rule's count for this attempt to be one
 		 * allowed. */
-		for (size_t i = 0; i < g->nrules && !doomed; i++) {
-			const struct guard_rule *r = &g->rules[i];
+		for (unsigned i = 0; i < g->ev_nrules[GUARD_EV_AUTH_FAIL] &&
+		    !doomed; i++) {
+			const struct guard_rule *r =
+			    &g->rules[g->ev_rules[GUARD_EV_AUTH_FAIL][i]];
 
 			if (rule_applies(r, GUARD_EV_AUTH_FAIL, t->proto) &&
 			    rule_blocks(r) &&
-			    guard_log_count(e->log[GUARD_EV_AUTH_FAIL],
-			    window_start(g, now, r->window_ms), r->count,
-			    r->protocols) + e->pending >= r->count)
+			    guard_elog_count(&e->log, e->nlog,
+			    GUARD_EV_AUTH_FAIL, window_start(g, now,
+			    r->window_ms), r->count, r->protocols) +
+			    e->pending >= r->count)
 				doomed = 1;
 		}
 	}
 	if (!password_ok)
-		count_event(g, &t->key, GUARD_EV_AUTH_FAIL, t->proto, now, e);
+		count_event(g, &t->key, GUARD_EV_AUTH_FAIL, t->proto, now, e,
+		    &st, NULL);
 	if (doomed) {
 		g->stats.logins_pretended++;
 		return GUARD_LOGIN_BLOCKED;
@@ -801,7 +1473,7 @@ guard_login_end(struct guard *g, const struct guard_login *t,
 static int
 listed_allow(const struct guard *g, const struct ipaddr *ip, uint64_t now)
 {
-	const struct guard_list_entry *l = guard_list_match(g, ip, now);
+	const struct guard_list_entry *l = list_match(g, ip, now);
 
 	return l != NULL && l->list == GUARD_ALLOW;
 }
@@ -810,26 +1482,57 @@ void
 guard_session_end(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, int accepted_message, uint64_t now)
 {
+	struct block_state st;
+	struct probe pr, *prp;
 	struct cidr key;
 
-	if (accepted_message || listed_allow(g, ip, now))
+	if (accepted_message)
 		return;
 	key = guard_key(g, ip);
-	expire_key(g, &key, now);
-	count_event(g, &key, GUARD_EV_BAD_SESSION, proto, now, NULL);
+	prp = start_probe(g, &key, GUARD_EV_BAD_SESSION, proto, &pr);
+	if (listed_allow(g, ip, now))
+		return;
+	block_check(g, ip, &key, now, &st);
+	count_event(g, &key, GUARD_EV_BAD_SESSION, proto, now, NULL, &st,
+	    prp);
 }
 
 void
 guard_unknown_rcpt(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now)
 {
-	struct cidr key;
+	struct block_state st;
+	struct cidr key = guard_key(g, ip);
+	struct probe pr, *prp = start_probe(g, &key, GUARD_EV_UNKNOWN_RCPT,
+	    proto, &pr);
 
 	if (listed_allow(g, ip, now))
 		return;
-	key = guard_key(g, ip);
-	expire_key(g, &key, now);
-	count_event(g, &key, GUARD_EV_UNKNOWN_RCPT, proto, now, NULL);
+	block_check(g, ip, &key, now, &st);
+	count_event(g, &key, GUARD_EV_UNKNOWN_RCPT, proto, now, NULL, &st,
+	    prp);
+}
+
+/* Doubles the buckets of users (or makes the first ones): chains stay
+ * short, whatever the number of users. */
+static void
+users_grow(struct guard *g)
+{
+	size_t n = g->nubuckets ? g->nubuckets * 2 : USER_MIN_BUCKETS;
+	struct user_entry **nb = xcalloc(n, sizeof(*nb));
+
+	for (size_t b = 0; b < g->nubuckets; b++) {
+		struct user_entry *u, *next;
+
+		for (u = g->users[b]; u != NULL; u = next) {
+			next = u->next;
+			u->next = nb[u->hash & (n - 1)];
+			nb[u->hash & (n - 1)] = u;
+		}
+	}
+	free(g->users);
+	g->users = nb;
+	g->nubuckets = n;
 }
 
 static struct user_entry *
@@ -841,13 +1544,17 @@ user_get(struct guard *g, const char *user)
 
 	for (const char *p = user; *p != '\0'; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	b = (size_t)(h % USER_BUCKETS);
+	h = mix64(h);
+	if (g->nubuckets == 0 || g->nusers >= g->nubuckets)
+		users_grow(g);
+	b = (size_t)(h & (g->nubuckets - 1));
 	for (u = g->users[b]; u != NULL; u = u->next)
-		if (strcmp(u->name, user) == 0)
+		if (u->hash == h && strcmp(u->name, user) == 0)
 			return u;
 	if (g->nusers >= g->max_entries)
 		return NULL;
 	u = xcalloc(1, sizeof(*u));
+	u->hash = h;
 	u->name = xstrdup(user);
 	u->next = g->users[b];
 	g->users[b] = u;
@@ -899,12 +1606,12 @@ guard_get_stats(const struct guard *g, struct guard_stats *st)
 {
 	*st = g->stats;
 	st->tracked = g->nentries;
-	st->blocked = g->blocks.count;
+	st->blocked = g->blocks.map.count;
 }
 
 size_t
 guard_memory(const struct guard *g)
 {
-	return g->entries_cap * sizeof(struct entry) +
-	    g->nslots * sizeof(uint32_t) + g->log_bytes;
+	return g->t.nb * BUCKET * (sizeof(struct entry) + sizeof(*g->t.fp)) +
+	    g->log_bytes;
 }

@@ -1817,6 +1817,420 @@ test_rule_count_above_log_max(void)
 	guard_free(&g);
 }
 
+/* ---- the table and the event logs behind the rules ---- */
+
+/* Random streams of all four per-address event kinds, interleaved, for
+ * a few addresses, against a brute-force count of each kind's window:
+ * the kinds share each address's inline stamps until these overflow
+ * into rings, and stamps too old for every window make room. The last
+ * mode runs for weeks, through many rebases, with windows of hours. */
+#define MK_RULES 4		/* per kind: counts 1..MK_RULES */
+#define MK_EVENTS 20000
+#define MK_ADDRS 3
+
+struct mk_mode {
+	uint64_t base;
+	uint64_t window[WIN_COUNT];
+	uint64_t gap;		/* gaps up to this, or 0 */
+};
+
+static const struct mk_mode mk_modes[] = {
+	{ T0, { 1000, 5000, 300, 2000 }, 200 },
+	{ T0, { 100, 100, 100, 100 }, 60 },
+	{ T0, { MIN, 10 * MIN, 5 * MIN, 30 * SEC }, 20 * SEC },
+	{ T0, { HOUR, 2 * HOUR, 30 * MIN, 3 * HOUR }, 40 * MIN },
+};
+
+static void
+test_kinds_random_model(void)
+{
+	static uint64_t times[MK_ADDRS][WIN_COUNT][MK_EVENTS];
+
+	for (size_t m = 0; m < sizeof(mk_modes) / sizeof(mk_modes[0]); m++) {
+		const struct mk_mode *md = &mk_modes[m];
+		struct guard_rule rules[WIN_COUNT * MK_RULES];
+		size_t nt[MK_ADDRS][WIN_COUNT];
+		struct ipaddr ips[MK_ADDRS];
+		struct guard *g = new_guard(1000);
+		uint64_t now = md->base;
+		size_t mismatches = 0;
+
+		memset(nt, 0, sizeof(nt));
+		for (int w = 0; w < WIN_COUNT; w++)
+			for (unsigned c = 1; c <= MK_RULES; c++) {
+				char name[16];
+
+				snprintf(name, sizeof(name), "k%dc%u", w, c);
+				rules[w * MK_RULES + c - 1] = rule_of(name,
+				    win_events[w], ALL_PROTOS, c,
+				    md->window[w], 0, GUARD_BLOCK_NONE);
+			}
+		guard_set_rules(g, rules, WIN_COUNT * MK_RULES);
+		ips[0] = ip_of("192.0.2.21");
+		ips[1] = ip_of("2001:db8:21::1");
+		ips[2] = ip_of("192.0.2.22");
+		for (size_t e = 0; e < MK_EVENTS; e++) {
+			uint64_t x = rng();
+			size_t a = (size_t)(x % MK_ADDRS), in = 0;
+			int w = (int)((x >> 8) % WIN_COUNT);
+			uint64_t *ts = times[a][w];
+			unsigned got;
+
+			if ((x >> 16) % 3 != 0)
+				now += (x >> 24) % (md->gap + 1);
+			got = win_event(g, (enum win_event)w, &ips[a], now);
+			ts[nt[a][w]++] = now;
+			for (size_t k = nt[a][w]; k-- > 0;) {
+				if (now - ts[k] >= md->window[w])
+					break;
+				in++;
+			}
+			if ((in <= MK_RULES ? got != in : got != 0) &&
+			    mismatches++ < 5)
+				fprintf(stderr, "  mode %zu event %zu (kind "
+				    "%d) at +%llu: %zu in the window, rules "
+				    "say %u\n", m, e, w,
+				    (unsigned long long)(now - md->base), in,
+				    got);
+			if (e % 500 == 0)
+				guard_expire(g, now);
+		}
+		CHECK(mismatches == 0);
+		guard_free(&g);
+	}
+}
+
+/* The i-th address of a growth test: IPv4, or IPv6 in a /64 of its own. */
+static struct ipaddr
+growth_ip(unsigned i)
+{
+	struct ipaddr ip;
+
+	memset(&ip, 0, sizeof(ip));
+	if (i % 3 == 0) {
+		ip.a[0] = 0x20;
+		ip.a[1] = 0x01;
+		ip.a[4] = (uint8_t)(i >> 24);
+		ip.a[5] = (uint8_t)(i >> 16);
+		ip.a[6] = (uint8_t)(i >> 8);
+		ip.a[7] = (uint8_t)i;
+		ip.a[15] = (uint8_t)(i * 7);	/* host part: same /64 */
+	} else {
+		ip.a[10] = ip.a[11] = 0xff;
+		ip.a[12] = 10;
+		ip.a[13] = (uint8_t)(i >> 16);
+		ip.a[14] = (uint8_t)(i >> 8);
+		ip.a[15] = (uint8_t)i;
+	}
+	return ip;
+}
+
+/* The table grows from its first size to 100,000 entries, moving every
+ * entry many times: each keeps its counts, and a login in flight from
+ * before the growth ends as it should. */
+static void
+test_table_growth_keeps_counts(void)
+{
+	enum { N = 100000 };
+	struct guard *g = new_guard(2 * N);
+	struct ipaddr pin = ip_of("198.51.100.30");
+	struct guard_login t1, t2;
+	struct guard_rule rules[2];
+	unsigned refused = 0, accepted = 0;
+
+	rules[0] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3, HOUR, HOUR,
+	    GUARD_BLOCK_CONNECTIONS);
+	rules[1] = rule_of("invalid-login", GUARD_EV_AUTH_FAIL, ALL_PROTOS, 3,
+	    HOUR, HOUR, GUARD_BLOCK_LOGINS);
+	guard_set_rules(g, rules, 2);
+	/* one failure and two logins in flight: 1 + 2 reach the count, so
+	 * neither may succeed until one ends */
+	CHECK(login(g, &pin, 0, T0) == GUARD_LOGIN_FAILED);
+	guard_login_begin(g, &pin, GUARD_SMTP, T0, &t1);
+	guard_login_begin(g, &pin, GUARD_SMTP, T0, &t2);
+	for (unsigned i = 0; i < N; i++) {
+		struct ipaddr ip = growth_ip(i);
+
+		guard_connect(g, &ip, GUARD_SMTP, T0 + 1);
+		if (i % 2)
+			guard_connect(g, &ip, GUARD_IMAP, T0 + 2);
+	}
+	CHECK(stats(g).tracked == N + 1);
+	/* the tickets' entries have moved: both end as right passwords */
+	CHECK(guard_login_end(g, &t1, 1, "u", T0 + 3) == GUARD_LOGIN_OK);
+	CHECK(guard_login_end(g, &t2, 1, "u", T0 + 3) == GUARD_LOGIN_OK);
+	CHECK(login(g, &pin, 1, T0 + 3) == GUARD_LOGIN_OK);
+	CHECK(login(g, &pin, 0, T0 + 4) == GUARD_LOGIN_FAILED);
+	CHECK(login(g, &pin, 0, T0 + 4) == GUARD_LOGIN_FAILED);
+	CHECK(login(g, &pin, 1, T0 + 5) == GUARD_LOGIN_BLOCKED);
+	/* two connections made: the third blocks; one made: it does not */
+	for (unsigned i = 0; i < N; i++) {
+		struct ipaddr ip = growth_ip(i);
+
+		CHECK(guard_connect(g, &ip, GUARD_POP3, T0 + 6) ==
+		    GUARD_ACCEPT);
+		if (guard_connect(g, &ip, GUARD_POP3, T0 + 7) == GUARD_ACCEPT)
+			accepted++;
+		else
+			refused++;
+	}
+	if (refused != N / 2 || accepted != N / 2)
+		fprintf(stderr, "  after growth: %u refused, %u accepted\n",
+		    refused, accepted);
+	CHECK(refused == N / 2 && accepted == N / 2);
+	CHECK(stats(g).evictions == 0);
+	guard_free(&g);
+}
+
+/* The cap lowered and raised again: the table shrinks and grows, and
+ * the entries kept keep their counts. */
+static void
+test_cap_shrink_and_grow(void)
+{
+	struct guard *g = new_guard(50000);
+	struct guard_login pins[20];
+	struct guard_rule rules[2];
+	unsigned blocked = 0;
+
+	rules[0] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 50, HOUR, HOUR,
+	    GUARD_BLOCK_CONNECTIONS);
+	rules[1] = rule_of("invalid-login", GUARD_EV_AUTH_FAIL, ALL_PROTOS, 3,
+	    HOUR, HOUR, GUARD_BLOCK_LOGINS);
+	guard_set_rules(g, rules, 2);
+	for (unsigned i = 0; i < 20; i++) {
+		struct ipaddr ip = growth_ip(1000000 + i);
+
+		CHECK(login(g, &ip, 0, T0) == GUARD_LOGIN_FAILED);
+		CHECK(login(g, &ip, 0, T0) == GUARD_LOGIN_FAILED);
+		guard_login_begin(g, &ip, GUARD_SMTP, T0, &pins[i]);
+	}
+	for (unsigned i = 0; i < 40000; i++) {
+		struct ipaddr ip = growth_ip(i);
+
+		guard_connect(g, &ip, GUARD_SMTP, T0 + 1);
+	}
+	CHECK(stats(g).tracked == 40020);
+	guard_set_max_tracked(g, 30);
+	CHECK(stats(g).tracked == 30);
+	CHECK(stats(g).evictions == 40020 - 30);
+	guard_set_max_tracked(g, 60000);
+	for (unsigned i = 0; i < 50000; i++) {
+		struct ipaddr ip = growth_ip(i);
+
+		guard_connect(g, &ip, GUARD_SMTP, T0 + 2);
+	}
+	CHECK(stats(g).tracked == 50020);
+	for (unsigned i = 0; i < 20; i++) {
+		struct ipaddr ip = growth_ip(1000000 + i);
+
+		CHECK(guard_login_end(g, &pins[i], 0, "u", T0 + 3) ==
+		    GUARD_LOGIN_FAILED);
+		if (login(g, &ip, 1, T0 + 3) == GUARD_LOGIN_BLOCKED)
+			blocked++;
+	}
+	CHECK(blocked == 20);
+	guard_free(&g);
+}
+
+/* Thousands of blocks and list entries of every prefix length, IPv4 and
+ * IPv6, added and removed: guard_block_find() and guard_list_match()
+ * agree with a brute-force search at every step (the filter in front of
+ * the maps never hides a range). */
+#define RS_RANGES 3000
+#define RS_PROBES 20000
+
+struct rs_range {
+	struct cidr c;
+	enum guard_kind kind;
+	enum guard_list list;
+	int live;
+};
+
+static struct cidr
+random_range(void)
+{
+	struct cidr c;
+	uint64_t x = rng(), y = rng();
+	int v4 = x % 2;
+
+	memset(&c, 0, sizeof(c));
+	if (v4) {
+		c.addr.a[10] = c.addr.a[11] = 0xff;
+		/* few first octets: ranges nest */
+		c.addr.a[12] = (uint8_t)(10 + (x >> 8) % 4);
+		c.addr.a[13] = (uint8_t)((x >> 16) % 8);
+		c.addr.a[14] = (uint8_t)(x >> 24);
+		c.addr.a[15] = (uint8_t)(x >> 32);
+		c.prefix = 96 + 8 + (unsigned)((x >> 40) % 25);
+	} else {
+		c.addr.a[0] = 0x20;
+		c.addr.a[1] = 0x01;
+		c.addr.a[2] = (uint8_t)((x >> 8) % 4);
+		for (int k = 3; k < 16; k++)
+			c.addr.a[k] = (uint8_t)(y >> (8 * (k % 8)));
+		c.prefix = 16 + (unsigned)((x >> 40) % 113);
+	}
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = c.prefix > i * 8 ? c.prefix - i * 8 : 0;
+
+		if (keep < 8)
+			c.addr.a[i] &= (uint8_t)(0xff00 >> keep);
+	}
+	return c;
+}
+
+/* An address inside r, or near it. */
+static struct ipaddr
+probe_addr(const struct rs_range *r, size_t n)
+{
+	struct ipaddr ip = r[rng() % n].c.addr;
+	uint64_t x = rng();
+	unsigned from = ipaddr_is_v4(&ip) ? 14 : 6;
+
+	for (unsigned i = from; i < 16; i++)
+		ip.a[i] ^= (uint8_t)(x >> (8 * (i % 8)));
+	return ip;
+}
+
+static const struct guard_block *
+brute_block(const struct rs_range *r, size_t n, const struct ipaddr *ip)
+{
+	static struct guard_block out;
+	const struct rs_range *conn = NULL, *lg = NULL;
+	int v4 = ipaddr_is_v4(ip);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rs_range *x = &r[i];
+
+		if (!x->live || (v4 && x->c.prefix < 96) ||
+		    !cidr_match(&x->c, ip))
+			continue;
+		if (x->kind == GUARD_BLOCK_CONNECTIONS) {
+			if (conn == NULL || x->c.prefix > conn->c.prefix)
+				conn = x;
+		} else if (lg == NULL || x->c.prefix > lg->c.prefix) {
+			lg = x;
+		}
+	}
+	if (conn == NULL)
+		conn = lg;
+	if (conn == NULL)
+		return NULL;
+	out.range = conn->c;
+	out.kind = conn->kind;
+	return &out;
+}
+
+static const struct rs_range *
+brute_list(const struct rs_range *r, size_t n, const struct ipaddr *ip)
+{
+	const struct rs_range *best = NULL;
+	int v4 = ipaddr_is_v4(ip);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rs_range *x = &r[i];
+
+		if (!x->live || (v4 && x->c.prefix < 96) ||
+		    !cidr_match(&x->c, ip))
+			continue;
+		if (best == NULL || x->c.prefix > best->c.prefix ||
+		    (x->c.prefix == best->c.prefix &&
+		    x->list == GUARD_DENY))
+			best = x;
+	}
+	return best;
+}
+
+static size_t
+rs_check(struct guard *g, const struct rs_range *blk,
+    const struct rs_range *lst, size_t n)
+{
+	size_t bad = 0;
+
+	for (unsigned i = 0; i < RS_PROBES; i++) {
+		struct ipaddr ip = probe_addr(i % 2 ? blk : lst, n);
+		const struct guard_block *want = brute_block(blk, n, &ip);
+		const struct guard_block *got = guard_block_find(g, &ip, T0);
+		const struct rs_range *lw = brute_list(lst, n, &ip);
+		const struct guard_list_entry *lg = guard_list_match(g, &ip,
+		    T0);
+		int ok = (want == NULL) == (got == NULL) &&
+		    (want == NULL || (cidr_eq(&want->range, &got->range) &&
+		    want->kind == got->kind));
+
+		/* same prefix, both lists: deny; else the range decides */
+		ok = ok && (lw == NULL) == (lg == NULL) && (lw == NULL ||
+		    (cidr_eq(&lw->c, &lg->range) && lw->list == lg->list));
+		if (!ok && bad++ < 5) {
+			char buf[IPADDR_STRLEN];
+
+			fprintf(stderr, "  %s: block %s/%s, list %s/%s\n",
+			    ipaddr_str(&ip, buf), want ? "yes" : "no",
+			    got ? "yes" : "no", lw ? "yes" : "no",
+			    lg ? "yes" : "no");
+		}
+	}
+	return bad;
+}
+
+static void
+test_ranges_many(void)
+{
+	static struct rs_range blk[RS_RANGES], lst[RS_RANGES];
+	struct guard *g = new_guard(1000);
+
+	for (size_t i = 0; i < RS_RANGES; i++) {
+		struct guard_block b;
+		struct guard_list_entry l;
+
+		blk[i].c = random_range();
+		blk[i].kind = rng() % 3 ? GUARD_BLOCK_LOGINS :
+		    GUARD_BLOCK_CONNECTIONS;
+		blk[i].live = 1;
+		for (size_t k = 0; k < i; k++)	/* one block per range */
+			if (blk[k].live && cidr_eq(&blk[k].c, &blk[i].c))
+				blk[k].live = 0;
+		memset(&b, 0, sizeof(b));
+		b.range = blk[i].c;
+		b.kind = blk[i].kind;
+		guard_block_add(g, &b);
+
+		lst[i].c = random_range();
+		lst[i].list = rng() % 2 ? GUARD_ALLOW : GUARD_DENY;
+		lst[i].live = 1;
+		for (size_t k = 0; k < i; k++)
+			if (lst[k].live && lst[k].list == lst[i].list &&
+			    cidr_eq(&lst[k].c, &lst[i].c))
+				lst[k].live = 0;
+		memset(&l, 0, sizeof(l));
+		l.range = lst[i].c;
+		l.list = lst[i].list;
+		guard_list_set(g, &l);
+	}
+	CHECK(rs_check(g, blk, lst, RS_RANGES) == 0);
+	/* remove most of them, one by one */
+	for (size_t i = 0; i < RS_RANGES; i++) {
+		if (i % 5 == 0)
+			continue;
+		if (blk[i].live) {
+			CHECK(guard_unblock(g, &blk[i].c, T0) == 1);
+			blk[i].live = 0;
+		}
+		if (lst[i].live) {
+			CHECK(guard_list_del(g, &lst[i].c, lst[i].list) == 1);
+			lst[i].live = 0;
+		}
+	}
+	CHECK(rs_check(g, blk, lst, RS_RANGES) == 0);
+	guard_block_clear(g);
+	guard_list_clear(g);
+	for (size_t i = 0; i < RS_RANGES; i++)
+		blk[i].live = lst[i].live = 0;
+	CHECK(rs_check(g, blk, lst, RS_RANGES) == 0);
+	CHECK(stats(g).blocked == 0);
+	guard_free(&g);
+}
+
 /* ---- time: wall clock, 32-bit offsets, rebasing ---- */
 
 /* The contract's times are wall-clock ms. Events counted before the
@@ -2404,6 +2818,10 @@ static const struct harness_test tests[] = {
 	TEST(test_auth_volume_two_rules),
 	TEST(test_rules_reload_keeps_counts),
 	TEST(test_rule_count_above_log_max),
+	TEST(test_kinds_random_model),
+	TEST(test_table_growth_keeps_counts),
+	TEST(test_cap_shrink_and_grow),
+	TEST(test_ranges_many),
 	TEST(test_wall_clock_first_expire),
 	TEST(test_wall_clock_2_32_boundary),
 	TEST(test_wall_clock_periodic_expire),
