@@ -121,13 +121,13 @@ fail_soft(struct smtpc *c, const char *fmt, ...)
 	finish(c, 0);
 }
 
-/* Every recipient without a final answer gets code and text. */
+/* Every recipient without a final answer gets code and text: those not
+ * answered yet, and those RCPT accepted (their fate is the message's). */
 static void
 decide_rest(struct smtpc *c, int code, const char *text)
 {
 	for (size_t i = 0; i < c->p->nrcpts; i++)
-		if (c->r.codes[i] == 0 || (c->r.codes[i] / 100 == 2 &&
-		    c->state != ST_QUIT)) {
+		if (c->r.codes[i] == 0 || c->r.codes[i] / 100 == 2) {
 			c->r.codes[i] = code;
 			str_copy(c->r.texts[i], sizeof(c->r.texts[i]), text);
 		}
