@@ -1,7 +1,9 @@
 /* CLI: domain, user and alias management.
  * SECURITY: passwords come from stdin only, are hashed here and wiped. */
 #include <jansson.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -107,6 +109,39 @@ user_password(struct cli *cli, const char *address, int add)
 	return 0;
 }
 
+/* user set ADDRESS quota BYTES (0: none; K, M, G suffixes). */
+static int
+user_set(struct cli *cli, const char *addr)
+{
+	unsigned long long v;
+	const char *err;
+	char *end;
+
+	if (cli->argc != 4 || strcmp(cli->argv[2], "quota") != 0)
+		return cli_error("usage: user set ADDRESS quota BYTES");
+	errno = 0;
+	v = strtoull(cli->argv[3], &end, 10);
+	if (errno == 0 && end != cli->argv[3] && end[0] != '\0' &&
+	    end[1] == '\0') {
+		int shift = end[0] == 'K' ? 10 : end[0] == 'M' ? 20 :
+		    end[0] == 'G' ? 30 : -1;
+
+		if (shift < 0 || v > (1ULL << (62 - shift)))
+			errno = ERANGE;
+		else
+			v <<= shift;
+		end++;
+	}
+	if (errno != 0 || end == cli->argv[3] || *end != '\0' ||
+	    cli->argv[3][0] == '-' || v > (1ULL << 62))
+		return cli_error("quota: a number of bytes (K, M, G allowed), "
+		    "0 for none: %s", cli->argv[3]);
+	if (account_user_set_quota(cli->db, addr, v, &err) < 0)
+		return cli_error("user %s: %s", addr, err);
+	printf("user %s quota %llu\n", addr, v);
+	return 0;
+}
+
 int
 cli_user(struct cli *cli)
 {
@@ -117,7 +152,7 @@ cli_user(struct cli *cli)
 	if (strcmp(op, "list") == 0)
 		return print_rows(cli, "SELECT address, quota, enabled, created"
 		    " FROM users ORDER BY domain, localpart");
-	if (!need_args(cli, 2, "user add|del|passwd ADDRESS"))
+	if (!need_args(cli, 2, "user add|del|passwd|set ADDRESS"))
 		return 1;
 	if (account_normalize(cli->argv[1], addr, &err) < 0)
 		return cli_error("%s: %s", cli->argv[1], err);
@@ -131,7 +166,10 @@ cli_user(struct cli *cli)
 		printf("user %s deleted (the Maildir stays on disk)\n", addr);
 		return 0;
 	}
-	return cli_error("usage: user add|del|passwd|list [ADDRESS]");
+	if (strcmp(op, "set") == 0)
+		return user_set(cli, addr);
+	return cli_error("usage: user add|del|passwd|list [ADDRESS] | "
+	    "user set ADDRESS quota BYTES");
 }
 
 int

@@ -20,6 +20,7 @@
 #include "core/tls.h"
 #include "core/util.h"
 #include "guard/guard_server.h"
+#include "imap/imap_session.h"
 #include "pop3/pop3_session.h"
 #include "queue/deliver.h"
 #include "smtp/smtp_session.h"
@@ -33,6 +34,8 @@ static struct listener *const listeners[] = {
 	&smtp_listeners[SMTP_LISTENER_SMTPS],
 	&pop3_listeners[POP3_LISTENER_PLAIN],
 	&pop3_listeners[POP3_LISTENER_TLS],
+	&imap_listeners[IMAP_LISTENER_PLAIN],
+	&imap_listeners[IMAP_LISTENER_TLS],
 };
 #define NLISTENERS (sizeof(listeners) / sizeof(listeners[0]))
 

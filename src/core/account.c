@@ -341,3 +341,40 @@ account_maildir(const char *address, char *out, size_t outsize)
 	return str_printf(out, outsize, "mail/%s/%.*s", at + 1,
 	    (int)(at - address), address) < 0 ? -1 : 0;
 }
+
+int
+account_user_set_quota(sqlite3 *db, const char *address, uint64_t bytes,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_prepare(db, "UPDATE users SET quota = ? "
+	    "WHERE address = ?");
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)bytes);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		*error_r = sqlite3_errmsg(db);
+		return -1;
+	}
+	if (sqlite3_changes(db) == 0) {
+		*error_r = "no such user";
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t
+account_user_quota(sqlite3 *db, const char *address)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT quota FROM users "
+	    "WHERE address = ?");
+	sqlite3_int64 q = 0;
+
+	sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return q > 0 ? (uint64_t)q : 0;
+}

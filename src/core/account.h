@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define ACCOUNT_ADDR_MAX 254	/* RFC 5321 path limit minus brackets */
 #define ACCOUNT_LOCAL_MAX 64
@@ -34,6 +35,11 @@ int account_user_passwd(sqlite3 *db, const char *address, const char *hash,
  * exists and is enabled; returns 1, else 0. */
 int account_user_hash(sqlite3 *db, const char *address, char *hash,
     size_t hashsize);
+/* Quota in octets over all the user's folders (0: none). */
+int account_user_set_quota(sqlite3 *db, const char *address, uint64_t bytes,
+    const char **error_r);
+/* The user's quota, 0 for none or an unknown user. */
+uint64_t account_user_quota(sqlite3 *db, const char *address);
 
 int account_alias_add(sqlite3 *db, const char *alias, const char *target,
     const char **error_r);

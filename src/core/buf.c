@@ -36,6 +36,23 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+void
+buf_set_max(struct buf *b, size_t max)
+{
+	b->max = max < b->len ? b->len : max;
+}
+
+char *
+buf_steal(struct buf *b, size_t *len_r)
+{
+	char *data = b->data;
+
+	*len_r = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return data;
+}
+
 static int
 buf_reserve(struct buf *b, size_t n)
 {

@@ -18,6 +18,11 @@ void buf_release(struct buf *b, int wipe);
 /* Empties b, keeping its storage. */
 void buf_reset(struct buf *b);
 /* Appends n bytes; returns -1 (and appends nothing) past the maximum. */
+/* Changes the maximum; never below the current length. */
+void buf_set_max(struct buf *b, size_t max);
+/* Hands the storage (malloc'd, *len_r octets, NULL when empty) to the
+ * caller and empties b. */
+char *buf_steal(struct buf *b, size_t *len_r);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)

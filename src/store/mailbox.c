@@ -443,3 +443,61 @@ mailbox_update(const char *maildir, struct mailbox_list *l,
 			failed++;
 	return failed;
 }
+
+int
+mailbox_path(const char *maildir, const struct mailbox_list *l,
+    const struct mailbox_msg *m, char *path, size_t size)
+{
+	return msg_path(maildir, l, m, path, size);
+}
+
+int
+mailbox_set_info(const char *maildir, struct mailbox_list *l,
+    struct mailbox_msg *m, const char *info)
+{
+	char path[PATH_MAX], dst[PATH_MAX], name[NAME_MAX + 1];
+	const char *old = mailbox_name(l, m);
+	size_t len;
+
+	if (m->in_cur && strncmp(old + m->uniq_len, ":2,", 3) == 0 &&
+	    strcmp(old + m->uniq_len + 3, info) == 0)
+		return 0;
+	if (str_printf(name, sizeof(name), "%.*s:2,%s", (int)m->uniq_len, old,
+	    info) < 0 || str_printf(dst, sizeof(dst), "%s/cur/%s", maildir,
+	    name) < 0)
+		return (errno = ENAMETOOLONG, -1);
+	for (int tries = 0; tries < 2; tries++) {
+		if (msg_path(maildir, l, m, path, sizeof(path)) < 0)
+			return (errno = ENAMETOOLONG, -1);
+		if (rename(path, dst) == 0) {
+			len = strlen(name);
+			m->name_off = arena_add(l, name, len);
+			m->name_len = (uint16_t)len;
+			m->in_cur = 1;
+			m->seen = strchr(info, 'S') != NULL;
+			return 0;
+		}
+		if (errno != ENOENT || locate(maildir, l, m) < 0)
+			return -1;
+	}
+	return -1;
+}
+
+int
+mailbox_remove(const char *maildir, struct mailbox_list *l,
+    struct mailbox_msg *m)
+{
+	char path[PATH_MAX];
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (msg_path(maildir, l, m, path, sizeof(path)) < 0)
+			return (errno = ENAMETOOLONG, -1);
+		if (unlink(path) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+		if (locate(maildir, l, m) < 0)
+			return 0;	/* already gone */
+	}
+	return -1;
+}

@@ -73,6 +73,21 @@ enum { MAILBOX_KEEP, MAILBOX_DELETE, MAILBOX_MARK_SEEN };
 size_t mailbox_update(const char *maildir, struct mailbox_list *list,
     const uint8_t *actions);
 
+/* The path of m as the list knows it ("MAILDIR/cur/NAME"). 0 or -1. */
+int mailbox_path(const char *maildir, const struct mailbox_list *list,
+    const struct mailbox_msg *m, char *path, size_t size);
+
+/* Gives m the Maildir info flags info (the letters after ":2,", in ASCII
+ * order) by renaming it into cur/, looking it up by its unique name if
+ * it moved; m is updated. The directory is not synced: a rename lost in
+ * a crash loses a flag change, never a message. 0, or -1 (ENOENT: gone). */
+int mailbox_set_info(const char *maildir, struct mailbox_list *list,
+    struct mailbox_msg *m, const char *info);
+/* Unlinks m, looking it up if it moved; 0 also when it was gone. The
+ * caller syncs the directories. */
+int mailbox_remove(const char *maildir, struct mailbox_list *list,
+    struct mailbox_msg *m);
+
 /* Wire size of a file: its length plus one CR for every bare LF, plus
  * CRLF if it does not end with a line end. -1 on error. */
 int mailbox_wire_size(int fd, uint64_t *size_r);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,4 +336,88 @@ uidlist_find(const struct uidlist *ul, uint32_t uid)
 			hi = mid;
 	}
 	return -1;
+}
+
+static int
+cmp_known_uid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct known *)a)->uid;
+	uint32_t y = ((const struct known *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Writes a parsed list back (its messages in UID order). */
+static int
+write_parsed(const char *maildir, struct parsed *p)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	struct iovec iov;
+	struct buf b;
+	int rc;
+
+	qsort(p->v, p->n, sizeof(*p->v), cmp_known_uid);
+	buf_init(&b, 512 * 1024 * 1024);
+	buf_printf(&b, "mailwarden-uidlist 1 %u %u\n", p->uidvalidity,
+	    p->uidnext);
+	for (int k = 0; k < UIDLIST_KEYWORDS; k++)
+		if (p->keywords[k][0] != '\0')
+			buf_printf(&b, "K %c %s\n", 'a' + k, p->keywords[k]);
+	for (size_t i = 0; i < p->n; i++)
+		buf_printf(&b, "U %u %s\n", p->v[i].uid, p->v[i].name);
+	iov.iov_base = b.data;
+	iov.iov_len = b.len;
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%016llx", maildir, UIDLIST_FILE,
+	    (unsigned long long)random_u64());
+	snprintf(path, sizeof(path), "%s/%s", maildir, UIDLIST_FILE);
+	rc = fs_write_durable(tmp, path, &iov, 1);
+	buf_release(&b, 0);
+	return rc;
+}
+
+int
+uidlist_keyword(const char *maildir, struct uidlist *ul, const char *name)
+{
+	char path[PATH_MAX];
+	struct parsed p;
+	int lockfd, k = -1, err;
+
+	if (strlen(name) > UIDLIST_KEYWORD_MAX || strchr(name, '\n') != NULL)
+		return (errno = EINVAL, -1);
+	snprintf(path, sizeof(path), "%s/%s.lock", maildir, UIDLIST_FILE);
+	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	while (flock(lockfd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			goto out_close;
+	snprintf(path, sizeof(path), "%s/%s", maildir, UIDLIST_FILE);
+	if (read_list(path, &p) < 0) {
+		errno = ESTALE;
+		goto out_close;
+	}
+	for (int i = 0; i < UIDLIST_KEYWORDS && k < 0; i++)
+		if (strcasecmp(p.keywords[i], name) == 0)
+			k = i;
+	if (k < 0) {
+		for (int i = 0; i < UIDLIST_KEYWORDS && k < 0; i++)
+			if (p.keywords[i][0] == '\0')
+				k = i;
+		if (k < 0) {
+			errno = ENOSPC;
+		} else {
+			str_copy(p.keywords[k], sizeof(p.keywords[k]), name);
+			if (write_parsed(maildir, &p) < 0)
+				k = -1;
+		}
+	}
+	if (k >= 0)
+		memcpy(ul->keywords, p.keywords, sizeof(ul->keywords));
+	err = errno;
+	parsed_free(&p);
+	errno = err;
+out_close:
+	err = errno;
+	close(lockfd);
+	errno = err;
+	return k;
 }

@@ -47,6 +47,14 @@ void uidlist_free(struct uidlist *ul);
 void uidlist_flags(const struct mailbox_list *box,
     const struct mailbox_msg *m, unsigned *flags_r, uint32_t *keywords_r);
 
+/* The letter index of keyword name (case-insensitive) in maildir's list:
+ * the one it has, or a free one it is given there. The list is re-read
+ * under its lock so that other sessions' UIDs and keywords stay; the
+ * keyword names in ul are updated. -1 with errno (ENOSPC: all letters
+ * taken; ESTALE: the list is missing or damaged, sync first). */
+int uidlist_keyword(const char *maildir, struct uidlist *ul,
+    const char *name);
+
 /* Index of the message with uid, or -1. Binary search. */
 long uidlist_find(const struct uidlist *ul, uint32_t uid);
 

@@ -1,0 +1,50 @@
+/* GETQUOTAROOT and GETQUOTA (RFC 2087): one root, "", for all folders. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/server.h"
+#include "core/util.h"
+#include "imap/imap_internal.h"
+#include "imap/imap_mbox.h"
+#include "imap/imap_quota.h"
+
+static void
+quota_work(struct imap_session *s)
+{
+	uint64_t used = 0;
+
+	if (s->quota == 0)
+		return;
+	imap_quota_usage(s->home, &used);
+	buf_printf(&s->out, "* QUOTA \"\" (STORAGE %llu %llu)\r\n",
+	    (unsigned long long)((used + 1023) / 1024),
+	    (unsigned long long)(s->quota / 1024));
+}
+
+IMAP_CMD(getquota)
+{
+	char name[IMAP_FOLDER_MAX + 1];
+	int root = strcmp(s->name, "GETQUOTAROOT") == 0;
+
+	if (imap_args_astring(a, name, sizeof(name)) < 0 || !imap_args_done(a)) {
+		imap_bad(s, root ? "Syntax: GETQUOTAROOT mailbox" :
+		    "Syntax: GETQUOTA root");
+		return;
+	}
+	s->quota = account_user_quota(srv.db, s->login);
+	if (root) {
+		if (imap_mbox_check(name) < 0) {
+			imap_done(s, "NO [CANNOT] Invalid mailbox name");
+			return;
+		}
+		imap_reply(s, "* QUOTAROOT \"%s\"%s", imap_mbox_is_inbox(name) ?
+		    "INBOX" : name, s->quota ? " \"\"" : "");
+	} else if (name[0] != '\0') {
+		imap_done(s, "NO [NONEXISTENT] No such quota root");
+		return;
+	} else if (s->quota == 0) {
+		imap_done(s, "NO [NONEXISTENT] No quota for this user");
+		return;
+	}
+	imap_job(s, quota_work, NULL);
+}

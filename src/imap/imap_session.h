@@ -1,0 +1,11 @@
+/* The IMAP server (RFC 3501): its two listeners. */
+#ifndef MW_IMAP_IMAP_SESSION_H
+#define MW_IMAP_IMAP_SESSION_H
+
+#include "core/listener.h"
+
+enum { IMAP_LISTENER_PLAIN, IMAP_LISTENER_TLS, IMAP_LISTENER_COUNT };
+
+extern struct listener imap_listeners[IMAP_LISTENER_COUNT];
+
+#endif

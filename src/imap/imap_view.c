@@ -1,0 +1,345 @@
+/* The selected mailbox and its untagged updates. */
+#include "imap/imap_view.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/util.h"
+#include "imap/imap_flags.h"
+#include "imap/imap_internal.h"
+#include "imap/imap_notify.h"
+
+void
+imap_view_open(struct imap_session *s, const char *name, const char *path,
+    int readonly)
+{
+	struct imap_view *v = &s->view;
+
+	imap_view_close(s);
+	str_copy(v->name, sizeof(v->name), name);
+	str_copy(v->path, sizeof(v->path), path);
+	v->readonly = readonly;
+	imap_notify_poll();
+	v->watch = imap_notify_add(path, s);
+	v->sync_gen = v->watch ? imap_notify_gen(v->watch) : 0;
+	s->selected = 1;
+}
+
+void
+imap_view_unwatch(struct imap_session *s)
+{
+	imap_notify_remove(s->view.watch, s);
+	s->view.watch = NULL;
+}
+
+void
+imap_view_close(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+
+	imap_view_unwatch(s);
+	uidlist_free(&v->ul);
+	free(v->recent);
+	memset(v, 0, sizeof(*v));
+	s->selected = 0;
+}
+
+int
+imap_view_dirty(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+
+	if (v->watch == NULL)
+		return 1;
+	imap_notify_poll();
+	v->sync_gen = imap_notify_gen(v->watch);
+	return v->sync_gen != v->seen_gen;
+}
+
+void
+imap_view_synced(struct imap_session *s)
+{
+	s->view.seen_gen = s->view.sync_gen;
+}
+
+long
+imap_view_find(const struct imap_session *s, uint32_t uid)
+{
+	return uidlist_find(&s->view.ul, uid);
+}
+
+static int
+is_recent(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->nrecent;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v->recent[mid] == uid)
+			return 1;
+		if (v->recent[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+unsigned
+imap_view_flags(const struct imap_session *s, size_t i, uint32_t *kw_r)
+{
+	const struct imap_view *v = &s->view;
+	unsigned flags;
+
+	uidlist_flags(&v->ul.box, &v->ul.box.msgs[i], &flags, kw_r);
+	if (v->nrecent > 0 && is_recent(v, v->ul.uids[i]))
+		flags |= IMAP_SESSION_FLAG_RECENT;
+	return flags;
+}
+
+/* The Maildir info letters for flags and keywords, in ASCII order. */
+static void
+info_letters(unsigned flags, uint32_t kw, char *out)
+{
+	size_t n = 0;
+
+	if (flags & UIDLIST_DRAFT)
+		out[n++] = 'D';
+	if (flags & UIDLIST_FLAGGED)
+		out[n++] = 'F';
+	if (flags & UIDLIST_ANSWERED)
+		out[n++] = 'R';
+	if (flags & UIDLIST_SEEN)
+		out[n++] = 'S';
+	if (flags & UIDLIST_DELETED)
+		out[n++] = 'T';
+	for (int k = 0; k < UIDLIST_KEYWORDS; k++)
+		if (kw & (1u << k))
+			out[n++] = (char)('a' + k);
+	out[n] = '\0';
+}
+
+int
+imap_view_set_flags(struct imap_session *s, size_t i, unsigned flags,
+    uint32_t kw)
+{
+	struct imap_view *v = &s->view;
+	char info[40];
+
+	info_letters(flags, kw, info);
+	return mailbox_set_info(v->path, &v->ul.box, &v->ul.box.msgs[i], info);
+}
+
+void
+imap_view_write_flags(struct imap_session *s, struct buf *out)
+{
+	struct imap_view *v = &s->view;
+	int free_slot = 0;
+
+	buf_append_str(out, "* FLAGS ");
+	imap_flags_write(out, UIDLIST_SEEN | UIDLIST_ANSWERED |
+	    UIDLIST_FLAGGED | UIDLIST_DELETED | UIDLIST_DRAFT, 0x3ffffff,
+	    (const char (*)[UIDLIST_KEYWORD_MAX + 1])v->ul.keywords);
+	buf_append_str(out, "\r\n* OK [PERMANENTFLAGS ");
+	if (v->readonly) {
+		buf_append_str(out, "()] Read-only mailbox.\r\n");
+	} else {
+		for (int k = 0; k < UIDLIST_KEYWORDS; k++)
+			free_slot |= v->ul.keywords[k][0] == '\0';
+		imap_flags_write(out, UIDLIST_SEEN | UIDLIST_ANSWERED |
+		    UIDLIST_FLAGGED | UIDLIST_DELETED | UIDLIST_DRAFT,
+		    0x3ffffff, (const char (*)[UIDLIST_KEYWORD_MAX + 1])
+		    v->ul.keywords);
+		if (free_slot) {
+			out->len--;	/* reopen the list for \* */
+			buf_append_str(out, out->data[out->len - 1] == '(' ?
+			    "\\*)" : " \\*)");
+		}
+		buf_append_str(out, "] Flags permitted.\r\n");
+	}
+	memcpy(v->flags_sent, v->ul.keywords, sizeof(v->flags_sent));
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Read-write: messages in new/ become this session's \Recent, in cur/. */
+static void
+claim_recent(struct imap_view *v)
+{
+	size_t added = 0;
+
+	if (v->readonly)
+		return;
+	for (size_t i = 0; i < v->ul.box.n; i++) {
+		struct mailbox_msg *m = &v->ul.box.msgs[i];
+
+		if (m->in_cur || mailbox_set_info(v->path, &v->ul.box, m, "")
+		    < 0)
+			continue;
+		v->recent = xrealloc(v->recent, (v->nrecent + 1) *
+		    sizeof(*v->recent));
+		v->recent[v->nrecent++] = v->ul.uids[i];
+		added++;
+	}
+	if (added > 0)
+		qsort(v->recent, v->nrecent, sizeof(*v->recent), cmp_u32);
+}
+
+int
+imap_view_load(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+
+	if (uidlist_sync(v->path, &v->ul) < 0)
+		return -1;
+	claim_recent(v);
+	return 0;
+}
+
+/* What the client knew of a message before a sync. */
+struct old_msg {
+	uint32_t uid, kw;
+	unsigned flags;
+};
+
+int
+imap_view_sync(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+	size_t n_old = v->ul.box.n, expunged = 0, j = 0;
+	uint32_t validity = v->ul.uidvalidity;
+	struct old_msg *old;
+	size_t nrecent_old = v->nrecent;
+
+	old = xcalloc(n_old + 1, sizeof(*old));
+	for (size_t i = 0; i < n_old; i++) {
+		old[i].uid = v->ul.uids[i];
+		old[i].flags = imap_view_flags(s, i, &old[i].kw);
+	}
+	if (imap_view_load(s) < 0) {
+		free(old);
+		return -1;
+	}
+	if (v->ul.uidvalidity != validity) {
+		/* The list was rebuilt: the client's UIDs mean nothing now. */
+		free(old);
+		errno = ESTALE;
+		return -1;
+	}
+	/* Expunges, highest first, so lower numbers stay valid. */
+	for (size_t i = n_old; i-- > 0;)
+		if (imap_view_find(s, old[i].uid) < 0) {
+			buf_printf(&s->out, "* %zu EXPUNGE\r\n", i + 1);
+			expunged++;
+		}
+	if (expunged > 0 && v->nrecent > 0) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < v->nrecent; i++)
+			if (imap_view_find(s, v->recent[i]) >= 0)
+				v->recent[k++] = v->recent[i];
+		v->nrecent = k;
+	}
+	if (memcmp(v->flags_sent, v->ul.keywords, sizeof(v->flags_sent)) != 0)
+		imap_view_write_flags(s, &s->out);
+	if (v->ul.box.n != n_old - expunged || v->nrecent != nrecent_old) {
+		buf_printf(&s->out, "* %zu EXISTS\r\n", v->ul.box.n);
+		buf_printf(&s->out, "* %zu RECENT\r\n", v->nrecent);
+	}
+	/* Flags changed elsewhere. */
+	for (size_t i = 0; i < v->ul.box.n; i++) {
+		uint32_t kw;
+		unsigned flags;
+
+		while (j < n_old && old[j].uid < v->ul.uids[i])
+			j++;
+		if (j == n_old || old[j].uid != v->ul.uids[i])
+			continue;
+		flags = imap_view_flags(s, i, &kw);
+		if (flags == old[j].flags && kw == old[j].kw)
+			continue;
+		buf_printf(&s->out, "* %zu FETCH (UID %u FLAGS ", i + 1,
+		    v->ul.uids[i]);
+		imap_flags_write(&s->out, flags, kw,
+		    (const char (*)[UIDLIST_KEYWORD_MAX + 1])v->ul.keywords);
+		buf_append_str(&s->out, ")\r\n");
+	}
+	free(old);
+	return 0;
+}
+
+/* First index whose UID is at least uid. */
+static size_t
+lower_bound(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->ul.box.n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v->ul.uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int
+imap_view_parse_set(struct imap_session *s, struct imap_args *a, int uid,
+    struct imap_seqset *set, const char **error_r)
+{
+	const struct imap_view *v = &s->view;
+	size_t n = v->ul.box.n;
+	uint32_t max;
+
+	if (imap_args_next(a) != IMAP_ARG_ATOM) {
+		*error_r = "Missing sequence set";
+		return -1;
+	}
+	max = uid ? (n > 0 ? v->ul.uids[n - 1] : 0) : (uint32_t)n;
+	if (imap_seqset_parse(a->val, a->len, max, set) < 0) {
+		*error_r = "Invalid sequence set";
+		return -1;
+	}
+	for (size_t r = 0; !uid && r < set->n; r++)
+		if (set->r[r].lo == 0 || set->r[r].hi > n) {
+			imap_seqset_free(set);
+			*error_r = "Invalid sequence number";
+			return -1;
+		}
+	return 0;
+}
+
+uint8_t *
+imap_view_mark(struct imap_session *s, const struct imap_seqset *set,
+    int uid, size_t *count_r)
+{
+	const struct imap_view *v = &s->view;
+	size_t n = v->ul.box.n, count = 0;
+	uint8_t *sel = xcalloc(n + 1, 1);
+
+	for (size_t r = 0; r < set->n; r++) {
+		uint32_t lo = set->r[r].lo, hi = set->r[r].hi;
+
+		if (!uid) {
+			for (uint32_t i = lo; i <= hi && i <= n; i++)
+				count += !sel[i - 1], sel[i - 1] = 1;
+			continue;
+		}
+		for (size_t i = lower_bound(v, lo); i < n && v->ul.uids[i] <= hi;
+		    i++)
+			count += !sel[i], sel[i] = 1;
+	}
+	*count_r = count;
+	return sel;
+}
