@@ -152,7 +152,8 @@ cli_user(struct cli *cli)
 	if (strcmp(op, "list") == 0)
 		return print_rows(cli, "SELECT address, quota, enabled, created"
 		    " FROM users ORDER BY domain, localpart");
-	if (!need_args(cli, 2, "user add|del|passwd|set ADDRESS"))
+	if (!need_args(cli, strcmp(op, "set") == 0 ? 4 : 2,
+	    "user add|del|passwd ADDRESS | user set ADDRESS quota BYTES"))
 		return 1;
 	if (account_normalize(cli->argv[1], addr, &err) < 0)
 		return cli_error("%s: %s", cli->argv[1], err);

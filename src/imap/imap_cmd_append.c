@@ -14,7 +14,7 @@
 #include "imap/imap_flags.h"
 #include "imap/imap_internal.h"
 #include "imap/imap_mbox.h"
-#include "imap/imap_quota.h"
+#include "store/quota.h"
 #include "imap/imap_view.h"
 #include "store/maildir.h"
 
@@ -101,7 +101,7 @@ append_work(struct imap_session *s)
 		x->err = ENOENT;
 		return;
 	}
-	if (imap_quota_exceeded(s->quota, s->home, size)) {
+	if (quota_exceeded(s->quota, s->home, size)) {
 		x->err = EDQUOT;
 		return;
 	}

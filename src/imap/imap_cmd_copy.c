@@ -13,7 +13,7 @@
 #include "core/util.h"
 #include "imap/imap_internal.h"
 #include "imap/imap_mbox.h"
-#include "imap/imap_quota.h"
+#include "store/quota.h"
 #include "imap/imap_view.h"
 #include "store/maildir.h"
 
@@ -86,7 +86,7 @@ copy_work(struct imap_session *s)
 	for (size_t i = 0; i < v->ul.box.n; i++)
 		if (sel[i])
 			total += v->ul.box.msgs[i].size;
-	if (count > 0 && imap_quota_exceeded(s->quota, s->home, total)) {
+	if (count > 0 && quota_exceeded(s->quota, s->home, total)) {
 		x->err = EDQUOT;
 		goto out;
 	}

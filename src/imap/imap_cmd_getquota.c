@@ -6,7 +6,7 @@
 #include "core/util.h"
 #include "imap/imap_internal.h"
 #include "imap/imap_mbox.h"
-#include "imap/imap_quota.h"
+#include "store/quota.h"
 
 static void
 quota_work(struct imap_session *s)
@@ -15,7 +15,7 @@ quota_work(struct imap_session *s)
 
 	if (s->quota == 0)
 		return;
-	imap_quota_usage(s->home, &used);
+	quota_usage(s->home, &used);
 	buf_printf(&s->out, "* QUOTA \"\" (STORAGE %llu %llu)\r\n",
 	    (unsigned long long)((used + 1023) / 1024),
 	    (unsigned long long)(s->quota / 1024));

@@ -74,6 +74,11 @@ void smtp_client_error(struct smtp_session *s);
 void smtp_reset_transaction(struct smtp_session *s);
 /* Back to reading commands after a worker answered. */
 void smtp_resume(struct smtp_session *s, enum smtp_state state);
+/* smtp_quota.c: when a recipient added from index before on is a local
+ * user with a quota, checks it on a worker and answers RCPT (250, or
+ * 452 4.2.2 dropping them); returns 1 then, else 0. */
+int smtp_rcpt_quota(struct smtp_session *s, size_t before,
+    const char *addr);
 void smtp_close(struct smtp_session *s);
 
 /* smtp_auth.c */

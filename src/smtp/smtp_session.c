@@ -312,6 +312,8 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 				s->nrcpts = before;
 				goto unknown;
 			}
+		if (smtp_rcpt_quota(s, before, to.addr))
+			return;
 		break;
 	}
 	s->nrcpt_accepted++;
