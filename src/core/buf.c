@@ -37,6 +37,15 @@ buf_reset(struct buf *b)
 }
 
 void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
+void
 buf_set_max(struct buf *b, size_t max)
 {
 	b->max = max < b->len ? b->len : max;

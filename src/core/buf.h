@@ -18,6 +18,8 @@ void buf_release(struct buf *b, int wipe);
 /* Empties b, keeping its storage. */
 void buf_reset(struct buf *b);
 /* Appends n bytes; returns -1 (and appends nothing) past the maximum. */
+/* Drops everything after the first len bytes (len <= b->len). */
+void buf_truncate(struct buf *b, size_t len);
 /* Changes the maximum; never below the current length. */
 void buf_set_max(struct buf *b, size_t max);
 /* Hands the storage (malloc'd, *len_r octets, NULL when empty) to the

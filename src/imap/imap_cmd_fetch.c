@@ -43,7 +43,7 @@ fetch_one(struct imap_session *s, struct fetch_ctx *x, size_t i)
 	struct imap_fetch_msg fm = { 0 };
 	struct mime_tree *tree = NULL;
 	char *data = NULL;
-	size_t len = 0;
+	size_t len = 0, before;
 	uint32_t kw;
 	int rc;
 
@@ -68,7 +68,9 @@ fetch_one(struct imap_session *s, struct fetch_ctx *x, size_t i)
 	fm.keywords = kw;
 	fm.keyword_names = (const char (*)[65])v->ul.keywords;
 	fm.tree = tree;
-	rc = imap_fetch_write(&s->out, x->f, &fm);
+	before = s->out.len;
+	if ((rc = imap_fetch_write(&s->out, x->f, &fm)) < 0)
+		buf_truncate(&s->out, before);	/* never half a response */
 	mime_free(&tree);
 	free(data);
 	return rc < 0 ? -1 : 0;

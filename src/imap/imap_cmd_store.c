@@ -142,15 +142,24 @@ IMAP_CMD(store)
 		imap_bad(s, "Syntax: STORE set [+|-]FLAGS[.SILENT] (flags)");
 		return;
 	}
-	memcpy(x->keywords, s->view.ul.keywords, sizeof(x->keywords));
-	if (imap_flags_parse(a, 0, x->keywords, !s->view.readonly, &x->flags,
-	    &x->kw, &x->added, &error) < 0 || !imap_args_done(a)) {
-		imap_bad(s, error ? error : "Syntax: flag list");
-		return;
-	}
 	if (s->view.readonly) {
 		imap_done(s, "NO [READ-ONLY] Mailbox is read-only");
 		return;
+	}
+	memcpy(x->keywords, s->view.ul.keywords, sizeof(x->keywords));
+	error = NULL;
+	if (imap_flags_parse(a, 0, x->keywords, 1, &x->flags, &x->kw,
+	    &x->added, &error) < 0 || !imap_args_done(a)) {
+		imap_bad(s, error ? error : "Syntax: STORE set [+|-]FLAGS[.SILENT] "
+		    "(flags)");
+		return;
+	}
+	if (x->mode == REMOVE && x->added) {
+		/* Removing a keyword the folder never had: nothing to do. */
+		for (int k = 0; k < UIDLIST_KEYWORDS; k++)
+			if (strcmp(x->keywords[k], s->view.ul.keywords[k]) != 0)
+				x->kw &= ~(1u << k);
+		x->added = 0;
 	}
 	if (s->uid)
 		imap_job_sync(s, store_work, store_done);

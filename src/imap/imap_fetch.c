@@ -31,7 +31,7 @@ enum item_kind {
 
 /* What follows the part numbers of a section. */
 enum sec_text {
-	SEC_WHOLE,		/* "" or numbers only: the message, the part */
+	SEC_WHOLE,		/* "" or numbers only: message or part */
 	SEC_HEADER,
 	SEC_FIELDS,
 	SEC_FIELDS_NOT,
@@ -52,7 +52,8 @@ struct item {
 };
 
 struct imap_fetch {
-	struct item items[IMAP_FETCH_ITEMS_MAX + 1];	/* + UID FETCH's UID */
+	/* one spare: UID FETCH's UID, or an item being parsed */
+	struct item items[IMAP_FETCH_ITEMS_MAX + 1];
 	size_t n;
 	int needs;
 	int sets_seen;
@@ -625,6 +626,17 @@ literal_head(struct buf *out, uint64_t n)
 	return buf_printf(out, "{%" PRIu64 "}\r\n", n) < 0 ? -1 : 0;
 }
 
+/* RFC 3501's literals carry CHAR8, which excludes NUL: a NUL stored in
+ * a message goes out as 0x80 (as Dovecot does), keeping the size. */
+static void
+replace_nuls(struct buf *out, size_t from)
+{
+	char *p = out->data + from, *end = out->data + out->len;
+
+	while (p < end && (p = memchr(p, '\0', (size_t)(end - p))) != NULL)
+		*p++ = (char)0x80;
+}
+
 /* Section data from the stored range msg[off..off+len), size octets in
  * wire form. */
 static int
@@ -647,6 +659,7 @@ write_range(struct buf *out, const struct item *it, const struct mime_tree *t,
 		return -1;
 	/* a wrong literal size would desynchronise the client */
 	MW_ASSERT(out->len - before == n);
+	replace_nuls(out, before);
 	return 0;
 }
 
@@ -667,7 +680,8 @@ write_fields(struct buf *out, const struct item *it, const struct mime_tree *t,
 		rc = rc < 0 ? -1 : 0;
 		goto out;
 	}
-	rc = buf_append(out, tmp.data + from, (size_t)n);
+	if ((rc = buf_append(out, tmp.data + from, (size_t)n)) == 0)
+		replace_nuls(out, out->len - (size_t)n);
 out:
 	buf_release(&tmp, 0);
 	return rc;

@@ -3,7 +3,8 @@
  * one message, written from its flags and its MIME tree (store/mime.h).
  *
  * Section data and sizes are those of the wire form (CRLF line ends, a
- * final CRLF when the message has none), whatever the stored form. */
+ * final CRLF when the message has none), whatever the stored form; a
+ * NUL octet goes out as 0x80, as literals cannot carry NUL. */
 #ifndef MW_IMAP_IMAP_FETCH_H
 #define MW_IMAP_IMAP_FETCH_H
 
@@ -15,7 +16,7 @@ struct mime_tree;
 
 #define IMAP_FETCH_ITEMS_MAX 100	/* attributes in one FETCH */
 #define IMAP_FETCH_NAMES_MAX 100	/* names in one HEADER.FIELDS list */
-#define IMAP_FETCH_NAME_MAX 256		/* octets in one header field name */
+#define IMAP_FETCH_NAME_MAX 256		/* octets in a header name */
 
 /* The parsed attribute list; owned by the caller of imap_fetch_parse(). */
 struct imap_fetch;

@@ -58,6 +58,9 @@ imap_write(struct imap_session *s, const void *data, size_t len)
 		conn_write(s->c, data, len);
 }
 
+static void vreply(struct imap_session *s, const char *prefix,
+    const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 vreply(struct imap_session *s, const char *prefix, const char *fmt,
     va_list ap)

@@ -494,7 +494,7 @@ class POP3Conn:
 # --------------------------------------------------------------------------
 
 class Server:
-    LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s")
+    LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
 
     def __init__(self, settings=None, users=None, keep=False):
         self.root = tempfile.mkdtemp(prefix="mw-e2e-")
