@@ -18,6 +18,7 @@ struct fetch_ctx {
 	uint8_t *sel;		/* marked once the view is in step */
 	size_t next;		/* next index to look at */
 	int needs;
+	int need_date;
 	int set_seen;
 	int missing;		/* messages that were gone */
 };
@@ -55,7 +56,7 @@ fetch_one(struct imap_session *s, struct fetch_ctx *x, size_t i)
 		    &data, &len, &fm.internal_date) < 0)
 			return -1;
 		tree = mime_parse(data, len);
-	} else if (imap_msg_date(v, i, &fm.internal_date) < 0) {
+	} else if (x->need_date && imap_msg_date(v, i, &fm.internal_date) < 0) {
 		return -1;
 	}
 	fm.flags = imap_view_flags(s, i, &kw);
@@ -135,6 +136,7 @@ IMAP_CMD(fetch)
 		return;
 	}
 	x->needs = imap_fetch_needs(x->f);
+	x->need_date = imap_fetch_needs_date(x->f);
 	x->set_seen = imap_fetch_sets_seen(x->f) && !s->view.readonly;
 	/* FETCH may not report expunges (RFC 3501 7.4.1): no sync first. */
 	if (s->uid)

@@ -512,6 +512,15 @@ imap_fetch_sets_seen(const struct imap_fetch *f)
 	return f->sets_seen;
 }
 
+int
+imap_fetch_needs_date(const struct imap_fetch *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->items[i].kind == ITEM_INTERNALDATE)
+			return 1;
+	return 0;
+}
+
 void
 imap_fetch_free(struct imap_fetch **fp)
 {

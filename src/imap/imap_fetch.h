@@ -53,6 +53,10 @@ int imap_fetch_needs(const struct imap_fetch *f);
  * caller sets \Seen (unless the folder is read-only) before writing. */
 int imap_fetch_sets_seen(const struct imap_fetch *f);
 
+/* 1 when the list asks for INTERNALDATE (the caller then looks up the
+ * file's date even when imap_fetch_needs() is 0). */
+int imap_fetch_needs_date(const struct imap_fetch *f);
+
 /* One message, as imap_fetch_write() reads it. */
 struct imap_fetch_msg {
 	uint32_t seq, uid;

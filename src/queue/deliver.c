@@ -21,6 +21,7 @@
 #include "core/server.h"
 #include "core/util.h"
 #include "queue/deliver_internal.h"
+#include "queue/spool.h"
 
 #define TICK_MS 1000		/* due messages are looked for this often */
 #define HEADERS_MAX (64 * 1024)	/* of the original header, for DSNs */
@@ -627,6 +628,9 @@ deliver_start(void)
 {
 	struct timeval tv = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
 
+	if (spool_init() < 0)
+		log_err("delivery", 0, "event=queue-dir-failed error=\"%s\"",
+		    strerror(errno));
 	apply_settings();
 	dq.tick = event_new(srv.base, -1, 0, tick_cb, NULL);
 	dq.timer = event_new(srv.base, -1, EV_PERSIST, tick_cb, NULL);

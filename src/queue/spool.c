@@ -14,6 +14,13 @@
 #include "core/util.h"
 
 int
+spool_init(void)
+{
+	return fs_mkdirs("queue/tmp") < 0 || fs_mkdirs("queue/msg") < 0 ||
+	    fs_mkdirs("queue/env") < 0 ? -1 : 0;
+}
+
+int
 spool_write(const char *sender, const char *const *rcpts, size_t nrcpts,
     int held, const struct iovec *iov, int iovcnt, char *id_r)
 {
@@ -22,8 +29,7 @@ spool_write(const char *sender, const char *const *rcpts, size_t nrcpts,
 	struct buf b;
 	int rc = -1;
 
-	if (fs_mkdirs("queue/tmp") < 0 || fs_mkdirs("queue/msg") < 0 ||
-	    fs_mkdirs("queue/env") < 0)
+	if (spool_init() < 0)
 		return -1;
 	snprintf(id_r, SPOOL_ID_LEN + 1, "%016llx",
 	    (unsigned long long)random_u64());

@@ -28,6 +28,9 @@
 /* Queues a message made of iov for rcpts (held: not to be delivered
  * until released); the new id (SPOOL_ID_LEN hex digits) goes to id_r
  * (size SPOOL_ID_LEN + 1). -1 with errno. */
+/* Creates the queue directories if missing (the server does at start,
+ * as its own user). Blocks. 0 or -1 with errno. */
+int spool_init(void);
 int spool_write(const char *sender, const char *const *rcpts, size_t nrcpts,
     int held, const struct iovec *iov, int iovcnt, char *id_r);
 
