@@ -157,10 +157,6 @@ append_done(struct imap_session *s)
 {
 	struct append_ctx *x = s->ctx;
 
-	if (s->job_sync) {
-		s->job_sync = 0;
-		imap_view_synced(s);
-	}
 	if (x->err == ENOENT)
 		imap_done(s, "NO [TRYCREATE] Mailbox does not exist");
 	else if (x->err == EDQUOT)
@@ -231,5 +227,5 @@ IMAP_CMD(append)
 		return;
 	}
 	s->quota = account_user_quota(srv.db, s->login);
-	imap_job(s, append_work, append_done);
+	imap_job_sync(s, append_work, append_done);
 }

@@ -29,7 +29,7 @@ close_work(struct imap_session *s)
 static void
 close_done(struct imap_session *s)
 {
-	buf_reset(&s->out);	/* CLOSE sends no EXPUNGE */
+	imap_flush(s);		/* news from before; the expunges go unsaid */
 	imap_view_close(s);
 	imap_enter_state(s, IMAP_STATE_AUTH);
 	imap_done(s, "OK %s completed", s->name[0] == 'C' ? "Close" :
@@ -46,5 +46,5 @@ IMAP_CMD(close)
 		close_done(s);
 		return;
 	}
-	imap_job(s, close_work, close_done);
+	imap_job_sync(s, close_work, close_done);
 }

@@ -59,5 +59,5 @@ IMAP_CMD(create)
 		imap_done(s, "NO [CANNOT] Invalid mailbox name");
 		return;
 	}
-	imap_job(s, create_work, create_done);
+	imap_job_sync(s, create_work, create_done);
 }

@@ -58,5 +58,5 @@ IMAP_CMD(delete)
 		imap_done(s, "NO [INUSE] Cannot delete the selected mailbox");
 		return;
 	}
-	imap_job(s, delete_work, delete_done);
+	imap_job_sync(s, delete_work, delete_done);
 }

@@ -106,5 +106,5 @@ IMAP_CMD(expunge)
 	}
 	/* The set was read against the view the client knows: no sync
 	 * before the removal, only after it. */
-	imap_job(s, expunge_work, expunge_done);
+	imap_job_sync(s, expunge_work, expunge_done);
 }

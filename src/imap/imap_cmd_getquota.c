@@ -46,5 +46,5 @@ IMAP_CMD(getquota)
 		imap_done(s, "NO [NONEXISTENT] No quota for this user");
 		return;
 	}
-	imap_job(s, quota_work, NULL);
+	imap_job_sync(s, quota_work, NULL);
 }

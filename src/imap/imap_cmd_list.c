@@ -139,5 +139,5 @@ IMAP_CMD(list)
 		imap_bad(s, "Pattern too long");
 		return;
 	}
-	imap_job(s, list_work, NULL);
+	imap_job_sync(s, list_work, NULL);
 }

@@ -117,5 +117,5 @@ IMAP_CMD(rename)
 		imap_done(s, "NO [INUSE] Cannot rename the selected mailbox");
 		return;
 	}
-	imap_job(s, rename_work, rename_done);
+	imap_job_sync(s, rename_work, rename_done);
 }

@@ -53,5 +53,5 @@ IMAP_CMD(subscribe)
 	}
 	if (imap_mbox_is_inbox(x->name))
 		str_copy(x->name, sizeof(x->name), "INBOX");
-	imap_job(s, subscribe_work, subscribe_done);
+	imap_job_sync(s, subscribe_work, subscribe_done);
 }

@@ -36,8 +36,6 @@ enum arg_kind {
 	ARG_OR,
 };
 
-#define RECENT IMAP_SEARCH_RECENT
-
 static const struct key {
 	const char *name;
 	enum search_op op;
@@ -62,13 +60,14 @@ static const struct key {
 	{ "HEADER", SEARCH_HEADER, ARG_HEADER, 0, 0, NULL },
 	{ "KEYWORD", SEARCH_FLAGS, ARG_KEYWORD, 0, 1, NULL },
 	{ "LARGER", SEARCH_LARGER, ARG_NUMBER, 0, 0, NULL },
-	{ "NEW", SEARCH_FLAGS, ARG_NONE, RECENT | UIDLIST_SEEN, RECENT,
-	    NULL },
+	{ "NEW", SEARCH_FLAGS, ARG_NONE, IMAP_SEARCH_RECENT | UIDLIST_SEEN,
+	    IMAP_SEARCH_RECENT, NULL },
 	{ "NOT", SEARCH_NOT, ARG_NOT, 0, 0, NULL },
-	{ "OLD", SEARCH_FLAGS, ARG_NONE, RECENT, 0, NULL },
+	{ "OLD", SEARCH_FLAGS, ARG_NONE, IMAP_SEARCH_RECENT, 0, NULL },
 	{ "ON", SEARCH_ON, ARG_DATE, 0, 0, NULL },
 	{ "OR", SEARCH_OR, ARG_OR, 0, 0, NULL },
-	{ "RECENT", SEARCH_FLAGS, ARG_NONE, RECENT, RECENT, NULL },
+	{ "RECENT", SEARCH_FLAGS, ARG_NONE, IMAP_SEARCH_RECENT,
+	    IMAP_SEARCH_RECENT, NULL },
 	{ "SEEN", SEARCH_FLAGS, ARG_NONE, UIDLIST_SEEN, UIDLIST_SEEN, NULL },
 	{ "SENTBEFORE", SEARCH_SENTBEFORE, ARG_DATE, 0, 0, NULL },
 	{ "SENTON", SEARCH_SENTON, ARG_DATE, 0, 0, NULL },
@@ -94,7 +93,7 @@ static const struct {
 } system_flags[] = {
 	{ "\\Answered", UIDLIST_ANSWERED }, { "\\Flagged", UIDLIST_FLAGGED },
 	{ "\\Deleted", UIDLIST_DELETED }, { "\\Seen", UIDLIST_SEEN },
-	{ "\\Draft", UIDLIST_DRAFT }, { "\\Recent", RECENT },
+	{ "\\Draft", UIDLIST_DRAFT }, { "\\Recent", IMAP_SEARCH_RECENT },
 };
 
 static struct search_node *parse_key(struct parser *ps,

@@ -218,7 +218,6 @@ imap_view_sync(struct imap_session *s)
 	size_t n_old = v->ul.box.n, expunged = 0, j = 0;
 	uint32_t validity = v->ul.uidvalidity;
 	struct old_msg *old;
-	size_t nrecent_old = v->nrecent;
 
 	old = xcalloc(n_old + 1, sizeof(*old));
 	for (size_t i = 0; i < n_old; i++) {
@@ -251,7 +250,7 @@ imap_view_sync(struct imap_session *s)
 	}
 	if (memcmp(v->flags_sent, v->ul.keywords, sizeof(v->flags_sent)) != 0)
 		imap_view_write_flags(s, &s->out);
-	if (v->ul.box.n != n_old - expunged || v->nrecent != nrecent_old) {
+	if (v->ul.box.n != n_old - expunged) {
 		buf_printf(&s->out, "* %zu EXISTS\r\n", v->ul.box.n);
 		buf_printf(&s->out, "* %zu RECENT\r\n", v->nrecent);
 	}
