@@ -49,6 +49,7 @@ parse_date_time(const char *s, size_t len, int64_t *t_r)
 	int d, y, hh, mm, ss, zone, n = 0;
 	struct tm tm = { 0 };
 	const char *m;
+	time_t t;
 
 	if (len >= sizeof(buf))
 		return -1;
@@ -69,7 +70,11 @@ parse_date_time(const char *s, size_t len, int64_t *t_r)
 	tm.tm_hour = hh;
 	tm.tm_min = mm;
 	tm.tm_sec = ss;
-	*t_r = (int64_t)timegm(&tm) - (zone / 100 * 3600 + zone % 100 * 60);
+	t = timegm(&tm);
+	/* timegm() normalises 31-Feb: a date that moved was no date. */
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_mday != d)
+		return -1;
+	*t_r = (int64_t)t - (zone / 100 * 3600 + zone % 100 * 60);
 	return 0;
 }
 

@@ -37,8 +37,16 @@ IMAP_CMD(getquota)
 			imap_done(s, "NO [CANNOT] Invalid mailbox name");
 			return;
 		}
-		imap_reply(s, "* QUOTAROOT \"%s\"%s", imap_mbox_is_inbox(name) ?
-		    "INBOX" : name, s->quota ? " \"\"" : "");
+		struct buf line;
+
+		buf_init(&line, 2 * IMAP_FOLDER_MAX + 64);
+		buf_append_str(&line, "* QUOTAROOT ");
+		imap_mbox_write_name(&line, imap_mbox_is_inbox(name) ? "INBOX" :
+		    name);
+		if (s->quota)
+			buf_append_str(&line, " \"\"");
+		imap_reply(s, "%s", line.data);
+		buf_release(&line, 0);
 	} else if (name[0] != '\0') {
 		imap_done(s, "NO [NONEXISTENT] No such quota root");
 		return;

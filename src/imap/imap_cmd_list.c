@@ -30,18 +30,6 @@ matches(const char *pattern, const char *name)
 }
 
 static void
-write_name(struct buf *out, const char *name)
-{
-	buf_append_str(out, "\"");
-	for (const char *p = name; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_append_str(out, "\\");
-		buf_append(out, p, 1);
-	}
-	buf_append_str(out, "\"");
-}
-
-static void
 write_entry(struct imap_session *s, struct list_ctx *x, const char *name,
     int noselect, int children)
 {
@@ -55,7 +43,7 @@ write_entry(struct imap_session *s, struct list_ctx *x, const char *name,
 	if (special != NULL && !x->lsub)
 		buf_printf(&s->out, " %s", special);
 	buf_append_str(&s->out, ") \".\" ");
-	write_name(&s->out, name);
+	imap_mbox_write_name(&s->out, name);
 	buf_append_str(&s->out, "\r\n");
 }
 

@@ -62,8 +62,8 @@ select_done(struct imap_session *s)
 	}
 	imap_view_synced(s);
 	imap_enter_state(s, IMAP_STATE_SELECTED);
-	imap_done(s, "OK [%s] %s completed", s->view.readonly ? "READ-ONLY" :
-	    "READ-WRITE", s->name[0] == 'S' ? "Select" : "Examine");
+	imap_done(s, "OK [%s] Select completed", s->view.readonly ?
+	    "READ-ONLY" : "READ-WRITE");
 }
 
 IMAP_CMD(select)

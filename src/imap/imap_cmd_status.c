@@ -49,9 +49,9 @@ status_work(struct imap_session *s)
 		v[4] += !m->seen;
 	}
 	uidlist_free(&ul);
-	buf_append_str(&s->out, "* STATUS \"");
-	buf_append_str(&s->out, x->name);
-	buf_append_str(&s->out, "\" (");
+	buf_append_str(&s->out, "* STATUS ");
+	imap_mbox_write_name(&s->out, x->name);
+	buf_append_str(&s->out, " (");
 	for (int i = 0; i < x->nitems; i++)
 		buf_printf(&s->out, "%s%s %llu", i ? " " : "",
 		    names[x->order[i]], (unsigned long long)v[x->order[i]]);

@@ -447,3 +447,24 @@ imap_mbox_match(const char *pat, const char *name)
 	}
 	return ok[n];
 }
+
+void
+imap_mbox_write_name(struct buf *out, const char *name)
+{
+	int atom = name[0] != '\0';
+
+	for (const char *p = name; *p != '\0' && atom; p++)
+		atom = strchr("(){ %*\"\\]", *p) == NULL &&
+		    (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+	if (atom) {
+		buf_append_str(out, name);
+		return;
+	}
+	buf_append_str(out, "\"");
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_append_str(out, "\\");
+		buf_append(out, p, 1);
+	}
+	buf_append_str(out, "\"");
+}

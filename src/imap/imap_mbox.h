@@ -54,6 +54,10 @@ int imap_mbox_subscribe(const char *home, const char *name, int on);
  * and INBOX, once per user (a marker file remembers it). */
 int imap_mbox_first_login(const char *home);
 
+/* Appends name as an astring: an atom when it can be one, else quoted. */
+struct buf;
+void imap_mbox_write_name(struct buf *out, const char *name);
+
 /* IMAP LIST pattern match: '*' matches anything, '%' anything but the
  * separator. */
 int imap_mbox_match(const char *pattern, const char *name);

@@ -285,7 +285,7 @@ command_line(struct imap_session *s, size_t off)
 		run_command(s);
 		return;
 	}
-	if (r < 0) {
+	if (r < 0 || lit.size >= (uint64_t)1 << 63) {
 		imap_parse_head(s->cmd.data, s->cmd.len, s->tag, name, &rest);
 		if (strcmp(s->tag, "*") == 0)
 			s->tag[0] = '\0';

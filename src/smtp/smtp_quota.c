@@ -50,7 +50,7 @@ quota_done(struct pool_job *pj)
 		s->nrcpts = q->before;
 		log_info("smtp", c->id, "event=mailbox-full rcpt=\"%s\"",
 		    q->addr);
-		smtp_reply(s, "452 4.2.2 <%s>: Mailbox full", q->addr);
+		smtp_reply(s, "452 4.2.2 Mailbox full");
 		smtp_resume(s, s->nrcpt_accepted > 0 ? SMTP_STATE_RCPT :
 		    SMTP_STATE_MAIL);
 	} else {
