@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "guard/cidrmap.h"
 #include "guard/guard_log.h"
+#include "guard/rangeset.h"
 
 #define NLOGS GUARD_EV_AUTH_VOLUME	/* per-address event kinds */
 #define EVICT_SAMPLES 16
@@ -86,22 +87,6 @@ struct user_entry {
 
 #define USER_MIN_BUCKETS 1024	/* then one per user */
 
-
-/* A map of ranges (blocks, or a list) and a filter in front of it: one
- * bit per range, set at hash(range). Most addresses have no range at
- * all; the filter tells them so in a few instructions and no cache miss,
- * rather than a probe of the map per prefix length in use. Bits of
- * removed ranges stay set until the next rebuild. */
-struct rangeset {
-	struct cidrmap map;
-	uint64_t *bits;
-	unsigned log2;			/* 1 << log2 bits */
-	size_t stale;			/* removals since the rebuild */
-	uint64_t seed;
-};
-
-#define FILTER_MIN_LOG2 12
-#define FILTER_BITS_PER_RANGE 16
 
 struct guard {
 	struct guard_hooks hooks;
@@ -656,209 +641,6 @@ maybe_rebase(struct guard *g, uint64_t now)
 
 static void free_value(const struct cidr *key, void *value, void *arg);
 
-/* Addresses and ranges. */
-
-static int
-is_v4(const struct ipaddr *ip)
-{
-	uint64_t hi;
-	uint32_t mid;
-
-	memcpy(&hi, ip->a, 8);
-	memcpy(&mid, ip->a + 8, 4);
-	return hi == 0 && mid == htobe32(0xffff);
-}
-
-/* The first n (0..64) bits of a 64-bit word in network order. */
-static uint64_t
-be_mask(unsigned n)
-{
-	return n == 0 ? 0 : n >= 64 ? ~0ULL : htobe64(~0ULL << (64 - n));
-}
-
-/* ip with the bits past prefix cleared, as two words. */
-static void
-masked(const struct ipaddr *ip, unsigned prefix, uint64_t *hi_r,
-    uint64_t *lo_r)
-{
-	memcpy(hi_r, ip->a, 8);
-	memcpy(lo_r, ip->a + 8, 8);
-	*hi_r &= be_mask(prefix);
-	*lo_r &= be_mask(prefix > 64 ? prefix - 64 : 0);
-}
-
-static size_t
-filter_bit(const struct rangeset *rs, uint64_t hi, uint64_t lo,
-    unsigned prefix)
-{
-	uint64_t h = (hi ^ rs->seed) * 0x9e3779b97f4a7c15ULL;
-
-	h = (h ^ (h >> 32) ^ lo) * 0xd6e8feb86659fd93ULL;
-	h = (h ^ (h >> 32) ^ prefix) * 0xc2b2ae3d27d4eb4fULL;
-	return (size_t)(h >> (64 - rs->log2));
-}
-
-static void
-filter_set(struct rangeset *rs, const struct cidr *range)
-{
-	uint64_t hi, lo;
-	size_t bit;
-
-	masked(&range->addr, range->prefix, &hi, &lo);
-	bit = filter_bit(rs, hi, lo, range->prefix);
-	rs->bits[bit / 64] |= 1ULL << (bit % 64);
-}
-
-static void
-filter_set_cb(const struct cidr *key, void *value, void *arg)
-{
-	(void)value;
-	filter_set(arg, key);
-}
-
-/* Sizes the filter for the ranges in the map and sets their bits. */
-static void
-filter_rebuild(struct rangeset *rs)
-{
-	unsigned log2 = FILTER_MIN_LOG2;
-
-	while ((1ULL << log2) < rs->map.count * FILTER_BITS_PER_RANGE)
-		log2++;
-	free(rs->bits);
-	rs->log2 = log2;
-	rs->bits = xcalloc((1ULL << log2) / 64, sizeof(*rs->bits));
-	rs->stale = 0;
-	cidrmap_foreach(&rs->map, filter_set_cb, rs);
-}
-
-static void
-rs_init(struct rangeset *rs)
-{
-	memset(rs, 0, sizeof(*rs));
-	cidrmap_init(&rs->map);
-	rs->seed = random_u64();
-	filter_rebuild(rs);
-}
-
-static void
-rs_release(struct rangeset *rs)
-{
-	cidrmap_release(&rs->map);
-	filter_rebuild(rs);
-}
-
-static void
-rs_free(struct rangeset *rs)
-{
-	cidrmap_foreach(&rs->map, free_value, NULL);
-	cidrmap_release(&rs->map);
-	free(rs->bits);
-	rs->bits = NULL;
-}
-
-/* As cidrmap_put(). */
-static void *
-rs_put(struct rangeset *rs, const struct cidr *range, void *value)
-{
-	void *old = cidrmap_put(&rs->map, range, value);
-
-	if ((1ULL << rs->log2) < rs->map.count * FILTER_BITS_PER_RANGE)
-		filter_rebuild(rs);
-	else
-		filter_set(rs, range);
-	return old;
-}
-
-/* As cidrmap_del(). */
-static void *
-rs_del(struct rangeset *rs, const struct cidr *range)
-{
-	void *v = cidrmap_del(&rs->map, range);
-
-	if (v != NULL && ++rs->stale > rs->map.count + 64)
-		filter_rebuild(rs);
-	return v;
-}
-
-static int
-filter_has(const struct rangeset *rs, uint64_t hi, uint64_t lo,
-    unsigned prefix)
-{
-	size_t bit = filter_bit(rs, hi, lo, prefix);
-
-	return (rs->bits[bit / 64] >> (bit % 64)) & 1;
-}
-
-/* As cidrmap_get() of range with its host bits cleared, the filter
- * first. */
-static void *
-rs_get(const struct rangeset *rs, const struct cidr *range)
-{
-	struct cidr c;
-	uint64_t hi, lo;
-
-	if (rs->map.count == 0)
-		return NULL;
-	masked(&range->addr, range->prefix, &hi, &lo);
-	if (!filter_has(rs, hi, lo, range->prefix))
-		return NULL;
-	memcpy(c.addr.a, &hi, 8);
-	memcpy(c.addr.a + 8, &lo, 8);
-	c.prefix = range->prefix;
-	return cidrmap_get(&rs->map, &c);
-}
-
-/* Starts fetching where cidrmap_get() will look for range (its hash and
- * slot layout are public), if the filter says range may be there. */
-static void
-rs_prefetch(const struct rangeset *rs, const struct cidr *range)
-{
-	uint64_t hi, lo;
-
-	if (rs->map.count == 0)
-		return;
-	masked(&range->addr, range->prefix, &hi, &lo);
-	if (filter_has(rs, hi, lo, range->prefix))
-		__builtin_prefetch(&rs->map.slots[cidrmap_hash(rs->map.seed,
-		    range->addr.a, range->prefix) & (rs->map.cap - 1)]);
-}
-
-/* As cidrmap_lookup(): the value of the longest range holding ip that
- * accept() takes (NULL: any), the map probed only where the filter says
- * a range may be. */
-static void *
-rs_lookup(const struct rangeset *rs, const struct ipaddr *ip,
-    int (*accept)(void *value, void *arg), void *arg)
-{
-	const struct cidrmap *m = &rs->map;
-	int v4;
-
-	if (m->count == 0)
-		return NULL;
-	v4 = is_v4(ip);
-	for (unsigned i = 0; i < m->nlengths; i++) {
-		unsigned p = m->lengths[i];
-		struct cidr c;
-		uint64_t hi, lo;
-		void *v;
-
-		/* IPv4 is held mapped: IPv6 ranges (shorter than /96),
-		 * such as ::/0, never hold it. */
-		if (v4 && p < 96)
-			break;
-		masked(ip, p, &hi, &lo);
-		if (!filter_has(rs, hi, lo, p))
-			continue;
-		memcpy(c.addr.a, &hi, 8);
-		memcpy(c.addr.a + 8, &lo, 8);
-		c.prefix = p;
-		v = cidrmap_get(m, &c);
-		if (v != NULL && (accept == NULL || accept(v, arg)))
-			return v;
-	}
-	return NULL;
-}
-
 /* Setup. */
 
 struct guard *
@@ -872,9 +654,9 @@ guard_new(size_t max_tracked, const struct guard_hooks *hooks)
 	g->ipv6_prefix = 64;
 	g->seed = random_u64();
 	g->rng = random_u64() | 1;
-	rs_init(&g->blocks);
-	rs_init(&g->allow);
-	rs_init(&g->deny);
+	rangeset_init(&g->blocks);
+	rangeset_init(&g->allow);
+	rangeset_init(&g->deny);
 	table_alloc(&g->t, start_buckets(g));
 	g->t.seed = random_u64();
 	return g;
@@ -920,9 +702,9 @@ guard_free(struct guard **gp)
 			entry_free_logs(g, &g->t.e[s]);
 	table_release(&g->t);
 	free_users(g);
-	rs_free(&g->blocks);
-	rs_free(&g->allow);
-	rs_free(&g->deny);
+	rangeset_free(&g->blocks, free_value, NULL);
+	rangeset_free(&g->allow, free_value, NULL);
+	rangeset_free(&g->deny, free_value, NULL);
 	free(g);
 	*gp = NULL;
 }
@@ -1004,8 +786,8 @@ guard_key(const struct guard *g, const struct ipaddr *ip)
 	struct cidr c;
 	uint64_t hi, lo;
 
-	c.prefix = is_v4(ip) ? 128 : g->ipv6_prefix;
-	masked(ip, c.prefix, &hi, &lo);
+	c.prefix = rangeset_is_v4(ip) ? 128 : g->ipv6_prefix;
+	rangeset_masked(ip, c.prefix, &hi, &lo);
 	memcpy(c.addr.a, &hi, 8);
 	memcpy(c.addr.a + 8, &lo, 8);
 	return c;
@@ -1028,7 +810,7 @@ guard_list_set(struct guard *g, const struct guard_list_entry *e)
 	struct guard_list_entry *copy = xmalloc(sizeof(*copy));
 
 	*copy = *e;
-	free(rs_put(e->list == GUARD_ALLOW ? &g->allow : &g->deny,
+	free(rangeset_put(e->list == GUARD_ALLOW ? &g->allow : &g->deny,
 	    &e->range, copy));
 }
 
@@ -1036,7 +818,7 @@ int
 guard_list_del(struct guard *g, const struct cidr *range,
     enum guard_list list)
 {
-	void *v = rs_del(list == GUARD_ALLOW ? &g->allow : &g->deny, range);
+	void *v = rangeset_del(list == GUARD_ALLOW ? &g->allow : &g->deny, range);
 
 	free(v);
 	return v != NULL;
@@ -1047,8 +829,8 @@ guard_list_clear(struct guard *g)
 {
 	cidrmap_foreach(&g->allow.map, free_value, NULL);
 	cidrmap_foreach(&g->deny.map, free_value, NULL);
-	rs_release(&g->allow);
-	rs_release(&g->deny);
+	rangeset_release(&g->allow);
+	rangeset_release(&g->deny);
 }
 
 const struct guard_list_entry *
@@ -1057,8 +839,8 @@ guard_list_match(const struct guard *g, const struct ipaddr *ip,
 {
 	const struct guard_list_entry *a, *d;
 
-	a = rs_lookup(&g->allow, ip, list_live, &now);
-	d = rs_lookup(&g->deny, ip, list_live, &now);
+	a = rangeset_lookup(&g->allow, ip, list_live, &now);
+	d = rangeset_lookup(&g->deny, ip, list_live, &now);
 	if (a == NULL)
 		return d;
 	if (d == NULL)
@@ -1074,7 +856,7 @@ guard_block_add(struct guard *g, const struct guard_block *b)
 	struct guard_block *copy = xmalloc(sizeof(*copy));
 
 	*copy = *b;
-	free(rs_put(&g->blocks, &b->range, copy));
+	free(rangeset_put(&g->blocks, &b->range, copy));
 }
 
 /* A block on range ended: the address it covered starts afresh. */
@@ -1090,7 +872,7 @@ block_ended(struct guard *g, const struct cidr *range)
 int
 guard_unblock(struct guard *g, const struct cidr *range, uint64_t now)
 {
-	struct guard_block *b = rs_del(&g->blocks, range);
+	struct guard_block *b = rangeset_del(&g->blocks, range);
 
 	if (b == NULL)
 		return 0;
@@ -1106,7 +888,7 @@ void
 guard_block_clear(struct guard *g)
 {
 	cidrmap_foreach(&g->blocks.map, free_value, NULL);
-	rs_release(&g->blocks);
+	rangeset_release(&g->blocks);
 }
 
 struct block_query {
@@ -1137,7 +919,7 @@ guard_block_find(struct guard *g, const struct ipaddr *ip, uint64_t now)
 	struct block_query q = { now, NULL };
 	const struct guard_block *b;
 
-	b = rs_lookup(&g->blocks, ip, block_pick, &q);
+	b = rangeset_lookup(&g->blocks, ip, block_pick, &q);
 	return b != NULL ? b : q.logins;
 }
 
@@ -1176,7 +958,7 @@ expire_one(const struct cidr *key, void *value, void *arg)
 
 	if (b->until_ms == 0 || b->until_ms > fa->now)
 		return;
-	rs_del(&fa->g->blocks, key);
+	rangeset_del(&fa->g->blocks, key);
 	block_ended(fa->g, key);
 	if (fa->g->hooks.lifted != NULL)
 		fa->g->hooks.lifted(fa->g->hooks.ctx, b, 1);
@@ -1191,7 +973,7 @@ expire_list(const struct cidr *key, void *value, void *arg)
 
 	if (e->expires_ms == 0 || e->expires_ms > fa->now)
 		return;
-	rs_del(e->list == GUARD_ALLOW ? &fa->g->allow : &fa->g->deny, key);
+	rangeset_del(e->list == GUARD_ALLOW ? &fa->g->allow : &fa->g->deny, key);
 	free(e);
 }
 
@@ -1217,7 +999,7 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 	st->own = NULL;
 	if (m->count == 0)
 		return;
-	st->own = rs_get(&g->blocks, key);
+	st->own = rangeset_get(&g->blocks, key);
 	if (st->own != NULL && st->own->until_ms != 0 &&
 	    st->own->until_ms <= now) {
 		struct foreach_arg fa = { g, now, NULL, NULL };
@@ -1225,7 +1007,7 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 		expire_one(key, st->own, &fa);
 		st->own = NULL;
 	}
-	v4 = is_v4(ip);
+	v4 = rangeset_is_v4(ip);
 	for (unsigned i = 0; i < m->nlengths; i++) {
 		unsigned p = m->lengths[i];
 		struct guard_block *b;
@@ -1238,7 +1020,7 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 		} else {
 			c.addr = *ip;
 			c.prefix = p;
-			b = rs_get(&g->blocks, &c);
+			b = rangeset_get(&g->blocks, &c);
 		}
 		if (b != NULL && block_pick(b, &q)) {
 			st->strongest = b;
@@ -1285,7 +1067,7 @@ fire_block(struct guard *g, const struct guard_rule *r,
 	g->stats.blocks++;
 	if (g->hooks.fired != NULL)
 		g->hooks.fired(g->hooks.ctx, r, &b, NULL);
-	*own = rs_get(&g->blocks, key);
+	*own = rangeset_get(&g->blocks, key);
 }
 
 /* Counts an event for key and fires every rule whose count it reaches.
@@ -1405,7 +1187,7 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
 	t->hint = (size_t)(e - g->t.e) + 1;
 	/* The end checks the key's block and may count a failure: fetch
 	 * them meanwhile (the password check is much slower). */
-	rs_prefetch(&g->blocks, &t->key);
+	rangeset_prefetch(&g->blocks, &t->key);
 	if (e->nlog == GUARD_ELOG_RINGS &&
 	    e->log.ring[GUARD_EV_AUTH_FAIL] != NULL)
 		__builtin_prefetch(e->log.ring[GUARD_EV_AUTH_FAIL]);

@@ -1,0 +1,48 @@
+/* A map of address ranges with a bit filter in front of it (the
+ * guard's blocks and black/white lists): most addresses are in no range,
+ * and the filter says so without touching the map. */
+#ifndef MW_GUARD_RANGESET_H
+#define MW_GUARD_RANGESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guard/cidrmap.h"
+
+/* Bits of removed ranges stay set until the next rebuild. */
+struct rangeset {
+	struct cidrmap map;
+	uint64_t *bits;
+	unsigned log2;			/* 1 << log2 bits */
+	size_t stale;			/* removals since the rebuild */
+	uint64_t seed;
+};
+
+void rangeset_init(struct rangeset *rs);
+/* Empties rs (values are the caller's to free first); it stays usable. */
+void rangeset_release(struct rangeset *rs);
+/* Calls fn on every value, then frees rs's memory. */
+void rangeset_free(struct rangeset *rs,
+    void (*fn)(const struct cidr *key, void *value, void *arg), void *arg);
+/* As cidrmap_put(), cidrmap_del(). */
+void *rangeset_put(struct rangeset *rs, const struct cidr *range,
+    void *value);
+void *rangeset_del(struct rangeset *rs, const struct cidr *range);
+/* As cidrmap_get() of range with its host bits cleared, the filter
+ * first. */
+void *rangeset_get(const struct rangeset *rs, const struct cidr *range);
+/* Starts fetching where rangeset_get() will look for range, if the
+ * filter says it may be there. */
+void rangeset_prefetch(const struct rangeset *rs, const struct cidr *range);
+/* The value of the longest range holding ip that accept() takes (NULL:
+ * any), the map probed only where the filter says a range may be. */
+void *rangeset_lookup(const struct rangeset *rs, const struct ipaddr *ip,
+    int (*accept)(void *value, void *arg), void *arg);
+
+/* 1 if ip is an IPv4 address (held IPv4-mapped). */
+int rangeset_is_v4(const struct ipaddr *ip);
+/* ip with the bits past prefix cleared, as two words. */
+void rangeset_masked(const struct ipaddr *ip, unsigned prefix,
+    uint64_t *hi_r, uint64_t *lo_r);
+
+#endif
