@@ -118,7 +118,7 @@ const struct setting_def settings_table[SET_COUNT] = {
 	[SET_IMAP_MAX_ERRORS] = { "imap.max-errors", SET_T_UINT, "20", 1, 1000,
 	    1, "bad commands before the session is closed" },
 	[SET_IMAP_MAX_LITERAL] = { "imap.max-literal", SET_T_UINT, "52428800",
-	    1024, 1073741824, 1, "largest APPEND literal in octets "
+	    1, 1073741824, 1, "largest APPEND literal in octets "
 	    "(APPENDLIMIT)" },
 	[SET_DELIVERY_DNS_SERVERS] = { "delivery.dns-servers", SET_T_HOSTPORTS,
 	    "", 0, 8, 1, "empty: the resolvers of /etc/resolv.conf" },

@@ -16,6 +16,7 @@ Environment:
 """
 
 import base64
+import imaplib
 import os
 import poplib
 import random
@@ -655,6 +656,13 @@ class Server:
             return poplib.POP3_SSL("127.0.0.1", port or self.ports["pop3s"],
                                    context=tls_context(), timeout=timeout)
         return poplib.POP3("127.0.0.1", port or self.ports["pop3"], timeout=timeout)
+
+    def imap(self, tls=False, port=None, timeout=SOCK_TIMEOUT):
+        """An imaplib client (greeting read) on imap, or on imaps when tls."""
+        if tls:
+            return imaplib.IMAP4_SSL("127.0.0.1", port or self.ports["imaps"],
+                                     ssl_context=tls_context(), timeout=timeout)
+        return imaplib.IMAP4("127.0.0.1", port or self.ports["imap"], timeout=timeout)
 
     def pop3_raw(self, listener="pop3", **kw):
         """A POP3Conn on a listener (implicit TLS on pop3s)."""
