@@ -51,7 +51,9 @@ search_work(struct imap_session *s)
 			tree = mime_parse(data, len);
 			m.tree = tree;
 		} else if (imap_msg_date(v, i, &m.internal_date) < 0) {
-			continue;
+			/* Gone, but the client still sees it: flags, UID and
+			 * size still answer; its date is unknown. */
+			m.internal_date = 0;
 		}
 		hit = imap_search_match(x->prog, &m);
 		mime_free(&tree);
