@@ -23,6 +23,7 @@ static void
 idle_synced(struct imap_session *s)
 {
 	imap_flush(s);
+	imap_view_compact(s);
 	s->wait = IMAP_WAIT_IDLE;
 	conn_resume(s->c);
 	if (s->idle_pending)
@@ -46,6 +47,8 @@ idle_begin(struct imap_session *s)
 {
 	imap_flush(s);
 	imap_reply(s, "+ idling");
+	/* An idle session keeps no file names: a few octets per message. */
+	imap_view_compact(s);
 	s->wait = IMAP_WAIT_IDLE;
 	s->idling = 1;
 	s->idle_pending = 0;

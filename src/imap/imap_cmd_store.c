@@ -68,7 +68,7 @@ store_work(struct imap_session *s)
 		x->failed = errno == ENOSPC ? -2 : -1;
 		return;
 	}
-	if (memcmp(v->flags_sent, v->ul.keywords, sizeof(v->flags_sent)) != 0)
+	if (imap_view_keywords_changed(s))
 		imap_view_write_flags(s, &s->out);
 	for (size_t i = 0; i < v->ul.box.n; i++) {
 		unsigned flags, now, recent;

@@ -46,13 +46,17 @@ struct imap_view {
 	char path[IMAP_PATH_MAX];	/* its Maildir */
 	int readonly;			/* EXAMINE */
 	struct uidlist ul;		/* messages by UID; seq = index + 1 */
+	uint32_t *known;		/* per message: flags and keywords as
+					   the client last heard them
+					   (imap_view_pack()) */
+	int compact;			/* idle: file names dropped, only
+					   ul.uids, ul.box.n and known kept */
 	uint32_t *recent;		/* UIDs recent to this session, sorted */
 	size_t nrecent;
 	struct imap_watch *watch;	/* change notices for path */
 	uint64_t seen_gen;		/* watch generation at the last sync */
 	uint64_t sync_gen;		/* generation when this sync began */
-	char flags_sent[UIDLIST_KEYWORDS][UIDLIST_KEYWORD_MAX + 1];
-					/* keywords the client was told */
+	uint64_t keywords_sent;		/* hash of the keyword names told */
 };
 
 struct imap_session;

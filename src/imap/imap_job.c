@@ -20,7 +20,8 @@ job_work(struct pool_job *pj)
 	struct imap_session *s = j->s;
 
 	s->sync_failed = 0;
-	if (s->job_sync && imap_view_sync(s) < 0) {
+	if (s->job_sync ? imap_view_sync(s) < 0 : s->selected &&
+	    imap_view_expand(s) < 0) {
 		s->sync_failed = errno ? errno : EIO;
 		return;
 	}
@@ -39,18 +40,18 @@ job_done(struct pool_job *pj)
 		imap_session_orphan_done(s);
 		return;
 	}
+	if (s->sync_failed) {
+		/* The folder went or its UIDs were reset. */
+		log_info("imap", s->id, "event=mailbox-lost error=\"%s\"",
+		    strerror(s->sync_failed));
+		imap_flush(s);
+		imap_reply(s, "* BYE Selected mailbox was removed or changed, "
+		    "please reconnect");
+		imap_close(s);
+		return;
+	}
 	if (s->job_sync) {
 		s->job_sync = 0;
-		if (s->sync_failed) {
-			/* The folder went or its UIDs were reset. */
-			log_info("imap", s->id, "event=mailbox-lost "
-			    "error=\"%s\"", strerror(s->sync_failed));
-			imap_flush(s);
-			imap_reply(s, "* BYE Selected mailbox was removed or "
-			    "changed, please reconnect");
-			imap_close(s);
-			return;
-		}
 		imap_view_synced(s);
 	}
 	if (j->done != NULL)

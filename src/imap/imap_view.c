@@ -40,7 +40,10 @@ imap_view_close(struct imap_session *s)
 	struct imap_view *v = &s->view;
 
 	imap_view_unwatch(s);
+	if (v->compact)
+		v->ul.box.n = 0;	/* msgs and arena are gone already */
 	uidlist_free(&v->ul);
+	free(v->known);
 	free(v->recent);
 	memset(v, 0, sizeof(*v));
 	s->selected = 0;
@@ -88,12 +91,39 @@ is_recent(const struct imap_view *v, uint32_t uid)
 	return 0;
 }
 
+uint32_t
+imap_view_pack(unsigned flags, uint32_t kw)
+{
+	return (flags & 0x1f) | kw << 5;
+}
+
+static uint64_t
+keywords_hash(const struct uidlist *ul)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (int k = 0; k < UIDLIST_KEYWORDS; k++)
+		for (const char *p = ul->keywords[k]; ; p++) {
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+			if (*p == '\0')
+				break;
+		}
+	return h;
+}
+
+int
+imap_view_keywords_changed(const struct imap_session *s)
+{
+	return keywords_hash(&s->view.ul) != s->view.keywords_sent;
+}
+
 unsigned
 imap_view_flags(const struct imap_session *s, size_t i, uint32_t *kw_r)
 {
 	const struct imap_view *v = &s->view;
 	unsigned flags;
 
+	MW_ASSERT(!v->compact);
 	uidlist_flags(&v->ul.box, &v->ul.box.msgs[i], &flags, kw_r);
 	if (v->nrecent > 0 && is_recent(v, v->ul.uids[i]))
 		flags |= IMAP_SESSION_FLAG_RECENT;
@@ -130,7 +160,10 @@ imap_view_set_flags(struct imap_session *s, size_t i, unsigned flags,
 	char info[40];
 
 	info_letters(flags, kw, info);
-	return mailbox_set_info(v->path, &v->ul.box, &v->ul.box.msgs[i], info);
+	if (mailbox_set_info(v->path, &v->ul.box, &v->ul.box.msgs[i], info) < 0)
+		return -1;
+	v->known[i] = imap_view_pack(flags, kw);
+	return 0;
 }
 
 void
@@ -160,7 +193,7 @@ imap_view_write_flags(struct imap_session *s, struct buf *out)
 		}
 		buf_append_str(out, "] Flags permitted.\r\n");
 	}
-	memcpy(v->flags_sent, v->ul.keywords, sizeof(v->flags_sent));
+	v->keywords_sent = keywords_hash(&v->ul);
 }
 
 static int
@@ -194,6 +227,22 @@ claim_recent(struct imap_view *v)
 		qsort(v->recent, v->nrecent, sizeof(*v->recent), cmp_u32);
 }
 
+/* known[] from the file names. */
+static void
+know_all(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+
+	free(v->known);
+	v->known = xcalloc(v->ul.box.n + 1, sizeof(*v->known));
+	for (size_t i = 0; i < v->ul.box.n; i++) {
+		uint32_t kw;
+		unsigned flags = imap_view_flags(s, i, &kw);
+
+		v->known[i] = imap_view_pack(flags, kw);
+	}
+}
+
 int
 imap_view_load(struct imap_session *s)
 {
@@ -202,6 +251,59 @@ imap_view_load(struct imap_session *s)
 	if (uidlist_sync(v->path, &v->ul) < 0)
 		return -1;
 	claim_recent(v);
+	know_all(s);
+	return 0;
+}
+
+void
+imap_view_compact(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+
+	if (v->compact || !s->selected)
+		return;
+	free(v->ul.box.msgs);
+	free(v->ul.box.arena);
+	v->ul.box.msgs = NULL;
+	v->ul.box.arena = NULL;
+	v->ul.box.arena_len = v->ul.box.arena_cap = 0;
+	v->compact = 1;
+}
+
+int
+imap_view_expand(struct imap_session *s)
+{
+	struct imap_view *v = &s->view;
+	struct uidlist fresh = { 0 };
+	struct mailbox_list *box = &v->ul.box;
+	size_t n = box->n;
+
+	if (!v->compact)
+		return 0;
+	if (uidlist_sync(v->path, &fresh) < 0)
+		return -1;
+	/* The client's numbering stays: a message gone since is kept as
+	 * an empty name that opens as gone; new ones wait for a sync. */
+	box->msgs = xcalloc(n + 1, sizeof(*box->msgs));
+	box->total_size = 0;
+	for (size_t i = 0; i < n; i++) {
+		long j = uidlist_find(&fresh, v->ul.uids[i]);
+		struct mailbox_msg *m = &box->msgs[i];
+
+		if (j < 0) {
+			m->name_off = mailbox_list_add_name(box, "", 0);
+			m->in_cur = 1;
+			continue;
+		}
+		*m = fresh.box.msgs[j];
+		m->name_off = mailbox_list_add_name(box,
+		    mailbox_name(&fresh.box, &fresh.box.msgs[j]), m->name_len);
+		box->total_size += m->size;
+	}
+	memcpy(v->ul.keywords, fresh.keywords, sizeof(v->ul.keywords));
+	v->ul.uidnext = fresh.uidnext;
+	uidlist_free(&fresh);
+	v->compact = 0;
 	return 0;
 }
 
@@ -222,7 +324,15 @@ imap_view_sync(struct imap_session *s)
 	old = xcalloc(n_old + 1, sizeof(*old));
 	for (size_t i = 0; i < n_old; i++) {
 		old[i].uid = v->ul.uids[i];
-		old[i].flags = imap_view_flags(s, i, &old[i].kw);
+		old[i].flags = v->known[i] & 0x1f;
+		old[i].kw = v->known[i] >> 5;
+		if (v->nrecent > 0 && is_recent(v, old[i].uid))
+			old[i].flags |= IMAP_SESSION_FLAG_RECENT;
+	}
+	if (v->compact) {
+		/* The names are gone: the list is read afresh below. */
+		v->ul.box.n = 0;
+		v->compact = 0;
 	}
 	if (imap_view_load(s) < 0) {
 		free(old);
@@ -248,7 +358,7 @@ imap_view_sync(struct imap_session *s)
 				v->recent[k++] = v->recent[i];
 		v->nrecent = k;
 	}
-	if (memcmp(v->flags_sent, v->ul.keywords, sizeof(v->flags_sent)) != 0)
+	if (imap_view_keywords_changed(s))
 		imap_view_write_flags(s, &s->out);
 	if (v->ul.box.n != n_old - expunged) {
 		buf_printf(&s->out, "* %zu EXISTS\r\n", v->ul.box.n);

@@ -33,6 +33,14 @@ int imap_view_load(struct imap_session *s);
  * RECENT, FETCH (UID FLAGS). 0, or -1 with errno. */
 int imap_view_sync(struct imap_session *s);
 
+/* Loop or worker: drops the file names of an idle view (an IDLE session
+ * then costs 8 octets per message); imap_view_expand() (worker) reads
+ * them back, keeping the client's numbering. Jobs expand on their own. */
+void imap_view_compact(struct imap_session *s);
+int imap_view_expand(struct imap_session *s);
+/* Flags and keywords in one word, as view.known holds them. */
+uint32_t imap_view_pack(unsigned flags, uint32_t kw);
+
 /* Message i's flags (UIDLIST_* | IMAP_SESSION_FLAG_RECENT), keywords. */
 unsigned imap_view_flags(const struct imap_session *s, size_t i,
     uint32_t *kw_r);
@@ -40,6 +48,8 @@ unsigned imap_view_flags(const struct imap_session *s, size_t i,
  * (errno ENOENT: the message is gone). */
 int imap_view_set_flags(struct imap_session *s, size_t i, unsigned flags,
     uint32_t kw);
+/* 1 if the folder's keyword names changed since the client heard them. */
+int imap_view_keywords_changed(const struct imap_session *s);
 /* "* FLAGS" and "* OK [PERMANENTFLAGS]" lines for the view. */
 void imap_view_write_flags(struct imap_session *s, struct buf *out);
 /* Loop: reads the next argument as a sequence set (uid: a UID set), "*"

@@ -126,6 +126,12 @@ arena_add(struct mailbox_list *l, const char *name, size_t len)
 	return off;
 }
 
+uint32_t
+mailbox_list_add_name(struct mailbox_list *l, const char *name, size_t len)
+{
+	return arena_add(l, name, len);
+}
+
 static int
 open_file(const char *path)
 {

@@ -43,6 +43,11 @@ mailbox_name(const struct mailbox_list *list, const struct mailbox_msg *m)
 	return list->arena + m->name_off;
 }
 
+/* Copies name (len octets) into list's arena; returns its offset for
+ * mailbox_msg.name_off. */
+uint32_t mailbox_list_add_name(struct mailbox_list *list, const char *name,
+    size_t len);
+
 /* The message's stable unique id (POP3 UIDL) into uid
  * (MAILBOX_UID_MAX + 1): its unique name when that is 1-70 printable
  * characters, else a hash of it. */
