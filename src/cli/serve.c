@@ -233,6 +233,7 @@ cli_serve(struct cli *cli)
 
 	deliver_stop();
 	pool_stop();
+	imap_session_stop();
 	guard_srv_stop();
 	db_writer_close();
 	for (size_t i = 0; i < 3; i++)

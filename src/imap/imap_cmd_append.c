@@ -86,8 +86,6 @@ wire_size(const char *p, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
 			size++;
-	if (len > 0 && p[len - 1] != '\n')
-		size += 2;
 	return size;
 }
 

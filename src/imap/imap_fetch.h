@@ -2,8 +2,8 @@
  * for, parsed once per command, and the "* n FETCH (...)" response for
  * one message, written from its flags and its MIME tree (store/mime.h).
  *
- * Section data and sizes are those of the wire form (CRLF line ends, a
- * final CRLF when the message has none), whatever the stored form; a
+ * Section data and sizes are those of the wire form (bare LF sent as
+ * CRLF), whatever the stored form; a
  * NUL octet goes out as 0x80, as literals cannot carry NUL. */
 #ifndef MW_IMAP_IMAP_FETCH_H
 #define MW_IMAP_IMAP_FETCH_H

@@ -106,6 +106,17 @@ imap_notify_init(void)
 }
 
 void
+imap_notify_stop(void)
+{
+	if (ev != NULL)
+		event_free(ev);
+	ev = NULL;
+	if (ifd >= 0)
+		close(ifd);
+	ifd = -1;
+}
+
+void
 imap_notify_poll(void)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));

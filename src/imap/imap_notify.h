@@ -12,6 +12,8 @@ struct imap_watch;
 
 /* Sets up the inotify instance on the server's loop (once). */
 void imap_notify_init(void);
+/* Frees the instance at server stop (every watch is gone by then). */
+void imap_notify_stop(void);
 /* Watches maildir's new/ and cur/ and puts s on the watch's list;
  * NULL when inotify cannot watch it (then every command syncs). */
 struct imap_watch *imap_notify_add(const char *maildir,

@@ -511,6 +511,14 @@ static const struct conn_ops imap_ops = {
 	.on_drain = imap_on_drain,
 };
 
+void
+imap_session_stop(void)
+{
+	imap_notify_stop();
+	tally_free(&per_ip);
+	tally_free(&imap_per_user);
+}
+
 /* Refuses fd before a session exists: one try, never waiting. */
 static void
 refuse(int fd, const char *line, const char *why, const struct ipaddr *ip)

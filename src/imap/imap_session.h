@@ -8,4 +8,7 @@ enum { IMAP_LISTENER_PLAIN, IMAP_LISTENER_TLS, IMAP_LISTENER_COUNT };
 
 extern struct listener imap_listeners[IMAP_LISTENER_COUNT];
 
+/* At server stop, after the sessions: frees the IMAP server's state. */
+void imap_session_stop(void);
+
 #endif

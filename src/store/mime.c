@@ -274,8 +274,6 @@ mime_append_wire(struct buf *out, const struct mime_tree *tree, size_t off,
 		}
 		p = nl + 1;
 	}
-	if (len > 0 && off + len == tree->len && msg[tree->len - 1] != '\n')
-		return buf_append(out, "\r\n", 2);
 	return 0;
 }
 
@@ -675,17 +673,14 @@ mark_end(const struct ctx *c, const struct stop *st, struct mark min)
 }
 
 static void
-set_range(const struct ctx *c, struct mark a, struct mark b, size_t *off,
-    size_t *len, uint64_t *size, uint64_t *lines)
+set_range(struct mark a, struct mark b, size_t *off, size_t *len,
+    uint64_t *size, uint64_t *lines)
 {
 	*off = a.off;
 	*len = b.off - a.off;
 	*size = *len + (b.bare - a.bare);
 	*lines = b.lfs - a.lfs;
-	if (b.off == c->len && b.off > a.off && c->msg[c->len - 1] != '\n') {
-		*size += 2;
-		*lines += 1;
-	}
+
 }
 
 static bool
@@ -761,7 +756,7 @@ parse_entity(struct ctx *c, struct mime_part *parent, unsigned int depth,
 			break;
 	}
 	b = mark_here(c);
-	set_range(c, h, b, &part->header_off, &part->header_len,
+	set_range(h, b, &part->header_off, &part->header_len,
 	    &part->header_size, &part->header_lines);
 	parse_fields(c->t, part, in_digest);
 	if (strcmp(part->type, "multipart") == 0)
@@ -794,7 +789,7 @@ parse_entity(struct ctx *c, struct mime_part *parent, unsigned int depth,
 		scan_body(c, st);
 		end = mark_end(c, st, b);
 	}
-	set_range(c, b, end, &part->body_off, &part->body_len,
+	set_range(b, end, &part->body_off, &part->body_len,
 	    &part->body_size, &part->body_lines);
 	*end_r = end;
 	return part;

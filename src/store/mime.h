@@ -2,11 +2,11 @@
  * a tree of parts that points into the message instead of copying it,
  * what IMAP FETCH BODY, BODYSTRUCTURE and BODY[section] are built on.
  *
- * Sizes and line counts are those of the wire form that POP3 RETR and
- * IMAP send and that mailbox_wire_size() counts: every bare LF becomes
- * CRLF, and a message that does not end with LF gets a final CRLF (which
- * belongs to every part that reaches the end of the message). Offsets
- * and lengths are those of the stored bytes.
+ * Sizes and line counts are those of the wire form that IMAP sends:
+ * every bare LF becomes CRLF, and nothing else changes, so a message
+ * APPENDed with CRLF line ends comes back byte for byte (a last line
+ * without a line end stays so; lines are line ends). Offsets and
+ * lengths are those of the stored bytes.
  *
  * Parsing never fails: malformed input (no boundary, a header line
  * without a colon, NUL bytes, endless lines, a truncated message) gives
@@ -139,9 +139,8 @@ int mime_header_filter(const struct mime_tree *tree,
     const struct mime_part *part, const char *const *names, size_t n,
     int not, struct buf *out);
 
-/* Appends msg[off..off+len) in wire form (bare LF made CRLF, the final
- * CRLF added when the range ends the message), exactly as many octets
- * as the sizes above count. 0, or -1 when out is full or the range is
+/* Appends msg[off..off+len) in wire form (bare LF made CRLF), exactly
+ * as many octets as the sizes above count. 0, or -1 when out is full or the range is
  * outside the message. */
 int mime_append_wire(struct buf *out, const struct mime_tree *tree,
     size_t off, size_t len);

@@ -356,7 +356,8 @@ write_parsed(const char *maildir, struct parsed *p)
 	struct buf b;
 	int rc;
 
-	qsort(p->v, p->n, sizeof(*p->v), cmp_known_uid);
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), cmp_known_uid);
 	buf_init(&b, 512 * 1024 * 1024);
 	buf_printf(&b, "mailwarden-uidlist 1 %u %u\n", p->uidvalidity,
 	    p->uidnext);
