@@ -73,10 +73,11 @@ imap_view_find(const struct imap_session *s, uint32_t uid)
 	return uidlist_find(&s->view.ul, uid);
 }
 
+/* uid among the first n (sorted) of v->recent. */
 static int
-is_recent(const struct imap_view *v, uint32_t uid)
+recent_in(const struct imap_view *v, uint32_t uid, size_t n)
 {
-	size_t lo = 0, hi = v->nrecent;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -89,6 +90,12 @@ is_recent(const struct imap_view *v, uint32_t uid)
 			hi = mid;
 	}
 	return 0;
+}
+
+static int
+is_recent(const struct imap_view *v, uint32_t uid)
+{
+	return recent_in(v, uid, v->nrecent);
 }
 
 uint32_t
@@ -204,19 +211,19 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Read-write: messages in new/ become this session's \Recent, in cur/. */
+/* Messages in new/ are \Recent; a read-write session claims them by
+ * moving them to cur/, so that no later session sees them so. */
 static void
 claim_recent(struct imap_view *v)
 {
-	size_t added = 0;
+	size_t added = 0, sorted = v->nrecent;
 
-	if (v->readonly)
-		return;
 	for (size_t i = 0; i < v->ul.box.n; i++) {
 		struct mailbox_msg *m = &v->ul.box.msgs[i];
 
-		if (m->in_cur || mailbox_set_info(v->path, &v->ul.box, m, "")
-		    < 0)
+		if (m->in_cur || recent_in(v, v->ul.uids[i], sorted) ||
+		    (!v->readonly && mailbox_set_info(v->path, &v->ul.box, m,
+		    "") < 0))
 			continue;
 		v->recent = xrealloc(v->recent, (v->nrecent + 1) *
 		    sizeof(*v->recent));
