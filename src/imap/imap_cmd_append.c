@@ -193,7 +193,7 @@ IMAP_CMD(append)
 	int added;
 
 	imap_set_ctx(s, x, ctx_free);
-	if (imap_args_astring(a, name, sizeof(name)) < 0) {
+	if (imap_mbox_arg(a, name) < 0) {
 		imap_bad(s, "Syntax: APPEND mailbox [(flags)] [date] message");
 		return;
 	}

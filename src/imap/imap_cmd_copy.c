@@ -218,7 +218,7 @@ IMAP_CMD(copy)
 		imap_bad(s, error);
 		return;
 	}
-	if (imap_args_astring(a, name, sizeof(name)) < 0 || !imap_args_done(a)) {
+	if (imap_mbox_arg(a, name) < 0 || !imap_args_done(a)) {
 		imap_bad(s, "Syntax: COPY set mailbox");
 		return;
 	}

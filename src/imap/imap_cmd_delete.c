@@ -41,7 +41,7 @@ IMAP_CMD(delete)
 	struct delete_ctx *x = xcalloc(1, sizeof(*x));
 
 	imap_set_ctx(s, x, free);
-	if (imap_args_astring(a, x->name, sizeof(x->name)) < 0 ||
+	if (imap_mbox_arg(a, x->name) < 0 ||
 	    !imap_args_done(a)) {
 		imap_bad(s, "Syntax: DELETE mailbox");
 		return;

@@ -26,7 +26,7 @@ IMAP_CMD(getquota)
 	char name[IMAP_FOLDER_MAX + 1];
 	int root = strcmp(s->name, "GETQUOTAROOT") == 0;
 
-	if (imap_args_astring(a, name, sizeof(name)) < 0 || !imap_args_done(a)) {
+	if (imap_mbox_arg(a, name) < 0 || !imap_args_done(a)) {
 		imap_bad(s, root ? "Syntax: GETQUOTAROOT mailbox" :
 		    "Syntax: GETQUOTA root");
 		return;

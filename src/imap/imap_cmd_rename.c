@@ -93,8 +93,8 @@ IMAP_CMD(rename)
 	size_t flen;
 
 	imap_set_ctx(s, x, free);
-	if (imap_args_astring(a, x->from, sizeof(x->from)) < 0 ||
-	    imap_args_astring(a, x->to, sizeof(x->to)) < 0 ||
+	if (imap_mbox_arg(a, x->from) < 0 ||
+	    imap_mbox_arg(a, x->to) < 0 ||
 	    !imap_args_done(a)) {
 		imap_bad(s, "Syntax: RENAME from to");
 		return;

@@ -70,7 +70,7 @@ IMAP_CMD(select)
 {
 	char name[IMAP_FOLDER_MAX + 1], path[IMAP_PATH_MAX];
 
-	if (imap_args_astring(a, name, sizeof(name)) < 0 || !imap_args_done(a)) {
+	if (imap_mbox_arg(a, name) < 0 || !imap_args_done(a)) {
 		imap_bad(s, "Syntax: SELECT mailbox");
 		return;
 	}

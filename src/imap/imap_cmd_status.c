@@ -83,7 +83,7 @@ IMAP_CMD(status)
 	enum imap_arg_type t;
 
 	imap_set_ctx(s, x, free);
-	if (imap_args_astring(a, x->name, sizeof(x->name)) < 0 ||
+	if (imap_mbox_arg(a, x->name) < 0 ||
 	    imap_args_next(a) != IMAP_ARG_LIST_OPEN) {
 		imap_bad(s, "Syntax: STATUS mailbox (items)");
 		return;

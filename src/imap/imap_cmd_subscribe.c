@@ -42,7 +42,7 @@ IMAP_CMD(subscribe)
 
 	imap_set_ctx(s, x, free);
 	x->on = s->name[0] == 'S';
-	if (imap_args_astring(a, x->name, sizeof(x->name)) < 0 ||
+	if (imap_mbox_arg(a, x->name) < 0 ||
 	    !imap_args_done(a)) {
 		imap_bad(s, "Syntax: SUBSCRIBE mailbox");
 		return;

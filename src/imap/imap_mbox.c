@@ -18,6 +18,7 @@
 #include "core/fsutil.h"
 #include "core/util.h"
 #include "imap/imap_internal.h"
+#include "imap/imap_parse.h"
 #include "store/maildir.h"
 #include "store/uidlist.h"
 
@@ -467,4 +468,20 @@ imap_mbox_write_name(struct buf *out, const char *name)
 		buf_append(out, p, 1);
 	}
 	buf_append_str(out, "\"");
+}
+
+int
+imap_mbox_arg(struct imap_args *a, char *name)
+{
+	enum imap_arg_type t = imap_args_next(a);
+
+	if (t != IMAP_ARG_ATOM && t != IMAP_ARG_STRING)
+		return -1;
+	name[0] = '\0';
+	/* Too long or with NUL: left empty, which no check lets through. */
+	if (a->len > IMAP_FOLDER_MAX || memchr(a->val, '\0', a->len) != NULL)
+		return 0;
+	memcpy(name, a->val, a->len);
+	name[a->len] = '\0';
+	return 0;
 }

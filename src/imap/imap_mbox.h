@@ -54,6 +54,12 @@ int imap_mbox_subscribe(const char *home, const char *name, int on);
  * and INBOX, once per user (a marker file remembers it). */
 int imap_mbox_first_login(const char *home);
 
+/* Reads a mailbox name argument (an astring) into name (IMAP_FOLDER_MAX
+ * + 1 octets). -1 on a syntax error; a name too long or holding NUL is
+ * returned empty, so that imap_mbox_check() refuses it (NO, not BAD). */
+struct imap_args;
+int imap_mbox_arg(struct imap_args *a, char *name);
+
 /* Appends name as an astring: an atom when it can be one, else quoted. */
 struct buf;
 void imap_mbox_write_name(struct buf *out, const char *name);
