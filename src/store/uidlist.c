@@ -216,6 +216,37 @@ sort_by_uid(struct uidlist *ul)
 	free(idx);
 }
 
+/* A UIDVALIDITY no earlier list of this folder had (RFC 3501 2.3.1.1):
+ * the clock, but past the last one handed out, which a small file keeps
+ * (a list rebuilt twice in one second still gets a new value). */
+static uint32_t
+new_validity(const char *maildir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], line[32];
+	uint32_t v = (uint32_t)time(NULL), last = 0;
+	struct iovec iov;
+	FILE *f;
+	char *e;
+
+	snprintf(path, sizeof(path), "%s/%s", maildir, UIDLIST_VALIDITY_FILE);
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    parse_u32(line, &e, &last) == 0 && *e == '\n' &&
+		    last >= v && last < UINT32_MAX)
+			v = last + 1;
+		fclose(f);
+	}
+	if (v == 0)
+		v = 1;
+	snprintf(line, sizeof(line), "%u\n", v);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%016llx", maildir,
+	    UIDLIST_VALIDITY_FILE, (unsigned long long)random_u64());
+	iov.iov_base = line;
+	iov.iov_len = strlen(line);
+	(void)fs_write_durable(tmp, path, &iov, 1);
+	return v;
+}
+
 int
 uidlist_sync(const char *maildir, struct uidlist *ul)
 {
@@ -243,11 +274,7 @@ uidlist_sync(const char *maildir, struct uidlist *ul)
 		ul->uidnext = p.uidnext;
 		memcpy(ul->keywords, p.keywords, sizeof(ul->keywords));
 	} else {
-		/* A new list: a UIDVALIDITY no earlier list of this folder
-		 * had (RFC 3501 2.3.1.1), from the clock. */
-		ul->uidvalidity = (uint32_t)time(NULL);
-		if (ul->uidvalidity == 0)
-			ul->uidvalidity = 1;
+		ul->uidvalidity = new_validity(maildir);
 		ul->uidnext = 1;
 	}
 	ul->uids = xcalloc(ul->box.n + 1, sizeof(*ul->uids));

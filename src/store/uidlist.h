@@ -14,6 +14,7 @@
 #include "store/mailbox.h"
 
 #define UIDLIST_FILE "mailwarden-uidlist"
+#define UIDLIST_VALIDITY_FILE "mailwarden-uidvalidity"	/* the last one */
 #define UIDLIST_KEYWORDS 26	/* Maildir keyword letters a..z */
 #define UIDLIST_KEYWORD_MAX 64	/* octets in a keyword name */
 

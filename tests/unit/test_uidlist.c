@@ -1,5 +1,6 @@
 /* IMAP UIDs of a Maildir folder: numbering, stability, files added and
  * removed behind our back, a damaged list, flags from file names. */
+#include <errno.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -118,6 +119,66 @@ test_damaged_list_is_rebuilt(void)
 	uidlist_free(&ul);
 }
 
+/* A list lost twice in the same second still gets a new UIDVALIDITY,
+ * greater than the last (RFC 3501 2.3.1.1). */
+static void
+test_validity_always_grows(void)
+{
+	struct uidlist ul;
+	char path[512];
+	uint32_t last = 0;
+
+	fresh();
+	memset(&ul, 0, sizeof(ul));
+	snprintf(path, sizeof(path), "%s/%s", root, UIDLIST_FILE);
+	for (int i = 0; i < 3; i++) {
+		CHECK(uidlist_sync(root, &ul) == 0);
+		CHECK(ul.uidvalidity > last);
+		last = ul.uidvalidity;
+		CHECK(unlink(path) == 0);
+		uidlist_free(&ul);
+	}
+	/* a kept list keeps its value */
+	CHECK(uidlist_sync(root, &ul) == 0);
+	last = ul.uidvalidity;
+	CHECK(uidlist_sync(root, &ul) == 0 && ul.uidvalidity == last);
+	uidlist_free(&ul);
+}
+
+/* Keyword letters are handed out under the lock, kept across sessions,
+ * and the messages' UIDs in the list survive. */
+static void
+test_keyword_letters(void)
+{
+	struct uidlist ul, other;
+
+	fresh();
+	memset(&ul, 0, sizeof(ul));
+	memset(&other, 0, sizeof(other));
+	CHECK(uidlist_sync(root, &ul) == 0);
+	put("new", "1700000001.M1P1Q1.h,S=1");
+	CHECK(uidlist_sync(root, &ul) == 0);
+	CHECK(uidlist_sync(root, &other) == 0);
+	CHECK(uidlist_keyword(root, &ul, "$Label1") == 0);
+	CHECK(uidlist_keyword(root, &other, "Work") == 1);
+	CHECK(uidlist_keyword(root, &other, "$label1") == 0);
+	CHECK(strcmp(other.keywords[0], "$Label1") == 0);
+	uidlist_free(&other);
+	CHECK(uidlist_sync(root, &other) == 0);
+	CHECK(strcmp(other.keywords[1], "Work") == 0);
+	CHECK(other.box.n == 1 && other.uids[0] == ul.uids[0]);
+	for (int k = 2; k < UIDLIST_KEYWORDS; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "k%d", k);
+		CHECK(uidlist_keyword(root, &ul, name) == k);
+	}
+	CHECK(uidlist_keyword(root, &ul, "one-too-many") == -1 &&
+	    errno == ENOSPC);
+	uidlist_free(&ul);
+	uidlist_free(&other);
+}
+
 static void
 test_keywords_from_names(void)
 {
@@ -149,6 +210,8 @@ static const struct harness_test tests[] = {
 	TEST(test_numbering_and_stability),
 	TEST(test_damaged_list_is_rebuilt),
 	TEST(test_keywords_from_names),
+	TEST(test_validity_always_grows),
+	TEST(test_keyword_letters),
 	TEST(test_cleanup),
 };
 
