@@ -127,34 +127,48 @@ read_list(const char *path, struct parsed *p)
 	return 0;
 }
 
+/* The list's first lines: version, UIDVALIDITY, UIDNEXT, keywords. */
+static void
+list_head(struct buf *b, uint32_t validity, uint32_t next,
+    const char keywords[][UIDLIST_KEYWORD_MAX + 1])
+{
+	buf_init(b, 512 * 1024 * 1024);
+	buf_printf(b, "mailwarden-uidlist 1 %u %u\n", validity, next);
+	for (int k = 0; k < UIDLIST_KEYWORDS; k++)
+		if (keywords[k][0] != '\0')
+			buf_printf(b, "K %c %s\n", 'a' + k, keywords[k]);
+}
+
+/* Writes b as the list file (tmp, fsync, rename) and frees it. */
+static int
+list_commit(const char *maildir, struct buf *b)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%016llx", maildir, UIDLIST_FILE,
+	    (unsigned long long)random_u64());
+	snprintf(path, sizeof(path), "%s/%s", maildir, UIDLIST_FILE);
+	rc = fs_write_durable(tmp, path, &iov, 1);
+	buf_release(b, 0);
+	return rc;
+}
+
 static int
 write_list(const char *maildir, const struct uidlist *ul)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
-	struct iovec iov;
 	struct buf b;
-	int rc;
 
-	buf_init(&b, 512 * 1024 * 1024);
-	buf_printf(&b, "mailwarden-uidlist 1 %u %u\n", ul->uidvalidity,
-	    ul->uidnext);
-	for (int k = 0; k < UIDLIST_KEYWORDS; k++)
-		if (ul->keywords[k][0] != '\0')
-			buf_printf(&b, "K %c %s\n", 'a' + k, ul->keywords[k]);
+	list_head(&b, ul->uidvalidity, ul->uidnext,
+	    (const char (*)[UIDLIST_KEYWORD_MAX + 1])ul->keywords);
 	for (size_t i = 0; i < ul->box.n; i++) {
 		const struct mailbox_msg *m = &ul->box.msgs[i];
 
 		buf_printf(&b, "U %u %.*s\n", ul->uids[i], (int)m->uniq_len,
 		    mailbox_name(&ul->box, m));
 	}
-	iov.iov_base = b.data;
-	iov.iov_len = b.len;
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%016llx", maildir, UIDLIST_FILE,
-	    (unsigned long long)random_u64());
-	snprintf(path, sizeof(path), "%s/%s", maildir, UIDLIST_FILE);
-	rc = fs_write_durable(tmp, path, &iov, 1);
-	buf_release(&b, 0);
-	return rc;
+	return list_commit(maildir, &b);
 }
 
 static uint32_t
@@ -378,29 +392,15 @@ cmp_known_uid(const void *a, const void *b)
 static int
 write_parsed(const char *maildir, struct parsed *p)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
-	struct iovec iov;
 	struct buf b;
-	int rc;
 
 	if (p->n > 1)
 		qsort(p->v, p->n, sizeof(*p->v), cmp_known_uid);
-	buf_init(&b, 512 * 1024 * 1024);
-	buf_printf(&b, "mailwarden-uidlist 1 %u %u\n", p->uidvalidity,
-	    p->uidnext);
-	for (int k = 0; k < UIDLIST_KEYWORDS; k++)
-		if (p->keywords[k][0] != '\0')
-			buf_printf(&b, "K %c %s\n", 'a' + k, p->keywords[k]);
+	list_head(&b, p->uidvalidity, p->uidnext,
+	    (const char (*)[UIDLIST_KEYWORD_MAX + 1])p->keywords);
 	for (size_t i = 0; i < p->n; i++)
 		buf_printf(&b, "U %u %s\n", p->v[i].uid, p->v[i].name);
-	iov.iov_base = b.data;
-	iov.iov_len = b.len;
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%016llx", maildir, UIDLIST_FILE,
-	    (unsigned long long)random_u64());
-	snprintf(path, sizeof(path), "%s/%s", maildir, UIDLIST_FILE);
-	rc = fs_write_durable(tmp, path, &iov, 1);
-	buf_release(&b, 0);
-	return rc;
+	return list_commit(maildir, &b);
 }
 
 int
