@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -486,4 +487,16 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_ERROR) && c->ssl != NULL)
 		tls_log_errors(c->id, "tls-error");
 	conn_schedule_free(c);
+}
+
+void
+conn_refuse(int fd, const char *module, const char *line, const char *why,
+    const struct ipaddr *ip)
+{
+	char addr[IPADDR_STRLEN];
+
+	(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	log_warn(module, 0, "event=refused why=%s ip=%s", why,
+	    ipaddr_str(ip, addr));
 }

@@ -68,6 +68,10 @@ void conn_init(struct event_base *base);
  * once. Returns NULL (fd closed) when TLS cannot be set up. */
 struct conn *conn_new(int fd, const struct sockaddr *sa, int implicit_tls,
     const struct conn_ops *ops, void *ctx);
+/* Refuses fd before any session exists: sends line once, never
+ * waiting, closes fd, and logs module's event=refused with why. */
+void conn_refuse(int fd, const char *module, const char *line,
+    const char *why, const struct ipaddr *ip);
 /* The live connection with this id, or NULL if it has gone. */
 struct conn *conn_lookup(uint64_t id);
 /* Connections alive now. */

@@ -25,8 +25,7 @@ sasl_b64_decode(const char *in, char *out, size_t outsize)
 			if (i < n - 2 || (i == n - 2 && in[n - 1] != '='))
 				return -1;
 			pad++;
-		} else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+		} else if (sasl_b64_value((unsigned char)c, '/') < 0) {
 			return -1;
 		}
 	}
@@ -42,6 +41,22 @@ sasl_b64_decode(const char *in, char *out, size_t outsize)
 	out[len] = '\0';
 	mem_wipe(tmp, sizeof(tmp));
 	return len;
+}
+
+int
+sasl_b64_value(unsigned char c, char last)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == (unsigned char)last)
+		return 63;
+	return -1;
 }
 
 int

@@ -7,6 +7,9 @@
 
 #define SASL_FIELD_MAX 256	/* username or password bytes */
 
+/* The value (0-63) of a base64 character, or -1; last is the 64th
+ * character: '/' in RFC 4648, ',' in IMAP's modified UTF-7. */
+int sasl_b64_value(unsigned char c, char last);
 /* Decodes base64 text into out (size outsize); returns the length or -1
  * if malformed or too long. "=" alone decodes to nothing. */
 int sasl_b64_decode(const char *in, char *out, size_t outsize);

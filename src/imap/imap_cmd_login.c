@@ -14,8 +14,6 @@
 #include "imap/imap_login.h"
 #include "imap/imap_mbox.h"
 
-extern struct tally *imap_per_user;
-
 int
 imap_login_refused(struct imap_session *s)
 {

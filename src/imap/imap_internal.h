@@ -123,6 +123,10 @@ void imap_close(struct imap_session *s);
 void imap_capabilities(struct imap_session *s, struct buf *out);
 /* Sends what a job wrote into s->out. */
 void imap_flush(struct imap_session *s);
+/* Authenticated sessions per user (imap.max-per-user). */
+extern struct tally *imap_per_user;
+/* A job ended after the connection went: frees the session. */
+void imap_session_orphan_done(struct imap_session *s);
 
 /* imap_job.c */
 /* Runs work on a worker, then done on the loop (the session is BUSY and

@@ -9,7 +9,6 @@
 #include "imap/imap_internal.h"
 #include "imap/imap_view.h"
 
-void imap_session_orphan_done(struct imap_session *s);
 static void submit(struct imap_session *s, imap_work_fn *work,
     imap_work_fn *done, int sync);
 

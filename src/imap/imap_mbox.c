@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/fsutil.h"
+#include "core/sasl.h"
 #include "core/util.h"
 #include "imap/imap_internal.h"
 #include "imap/imap_parse.h"
@@ -37,22 +38,6 @@ imap_mbox_is_inbox(const char *name)
 	return strcasecmp(name, "INBOX") == 0;
 }
 
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
 /* Checks one "&...-" run starting after '&'; returns its end ('-') or
  * NULL. The run must decode to UTF-16 of non-ASCII characters with
  * matched surrogates and zero padding bits. */
@@ -63,7 +48,7 @@ check_shift(const char *p)
 	int nbits = 0, units = 0;
 
 	for (; *p != '-'; p++) {
-		int v = b64_value((unsigned char)*p);
+		int v = sasl_b64_value((unsigned char)*p, ',');
 
 		if (v < 0)
 			return NULL;

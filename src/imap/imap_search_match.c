@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/sasl.h"
 #include "core/util.h"
 #include "imap/imap_search_internal.h"
 #include "store/mime.h"
@@ -495,22 +496,6 @@ convert_append(struct search_scratch *sc, const char *cs, size_t cs_len,
 
 /* --- transfer encodings ------------------------------------------- */
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Base64, leniently: characters outside the alphabet are skipped, "="
  * ends a group (so concatenated blocks decode). */
 static void
@@ -522,7 +507,7 @@ b64_append(struct buf *out, const char *in, size_t n)
 	int bits = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int v = b64_value((unsigned char)in[i]);
+		int v = sasl_b64_value((unsigned char)in[i], '/');
 
 		if (v < 0) {
 			if (in[i] == '=')

@@ -485,8 +485,6 @@ imap_on_free(struct conn *c)
 		session_free(s);
 }
 
-/* imap_job.c calls this when a job ends after the connection went. */
-void imap_session_orphan_done(struct imap_session *s);
 void
 imap_session_orphan_done(struct imap_session *s)
 {
@@ -519,18 +517,6 @@ imap_session_stop(void)
 	tally_free(&imap_per_user);
 }
 
-/* Refuses fd before a session exists: one try, never waiting. */
-static void
-refuse(int fd, const char *line, const char *why, const struct ipaddr *ip)
-{
-	char addr[IPADDR_STRLEN];
-
-	(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
-	close(fd);
-	log_warn("imap", 0, "event=refused why=%s ip=%s", why,
-	    ipaddr_str(ip, addr));
-}
-
 static void
 imap_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
@@ -547,14 +533,14 @@ imap_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	    guard_srv_admit(fd, &ip, GUARD_IMAP) < 0)
 		return;
 	if (conn_count() >= settings_num(srv.set, SET_SERVER_MAX_CONNECTIONS)) {
-		refuse(fd, "* BYE [UNAVAILABLE] Too many connections, try "
-		    "again later\r\n", "busy", &ip);
+		conn_refuse(fd, "imap", "* BYE [UNAVAILABLE] Too many "
+		    "connections, try again later\r\n", "busy", &ip);
 		return;
 	}
 	if (tally_take(per_ip, ip.a, sizeof(ip.a), (unsigned)settings_num(
 	    srv.set, SET_IMAP_MAX_PER_IP)) == 0) {
-		refuse(fd, "* BYE [UNAVAILABLE] Too many connections from your "
-		    "address\r\n", "max-per-ip", &ip);
+		conn_refuse(fd, "imap", "* BYE [UNAVAILABLE] Too many "
+		    "connections from your address\r\n", "max-per-ip", &ip);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));

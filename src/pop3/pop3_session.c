@@ -524,18 +524,6 @@ static const struct conn_ops pop3_ops = {
 	.on_drain = pop3_on_drain,
 };
 
-/* Refuses fd before a session exists: one try, never waiting. */
-static void
-refuse(int fd, const char *line, const char *why, const struct ipaddr *ip)
-{
-	char addr[IPADDR_STRLEN];
-
-	(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
-	close(fd);
-	log_warn("pop3", 0, "event=refused why=%s ip=%s", why,
-	    ipaddr_str(ip, addr));
-}
-
 static void
 pop3_accept(struct listener *l, int fd, const struct sockaddr *sa)
 {
@@ -550,14 +538,14 @@ pop3_accept(struct listener *l, int fd, const struct sockaddr *sa)
 	    guard_srv_admit(fd, &ip, GUARD_POP3) < 0)
 		return;
 	if (conn_count() >= settings_num(srv.set, SET_SERVER_MAX_CONNECTIONS)) {
-		refuse(fd, "-ERR [SYS/TEMP] Too many connections, try again "
-		    "later\r\n", "busy", &ip);
+		conn_refuse(fd, "pop3", "-ERR [SYS/TEMP] Too many connections, "
+		    "try again later\r\n", "busy", &ip);
 		return;
 	}
 	if (tally_take(per_ip, ip.a, sizeof(ip.a), (unsigned)settings_num(
 	    srv.set, SET_POP3_MAX_PER_IP)) == 0) {
-		refuse(fd, "-ERR [SYS/TEMP] Too many connections from your "
-		    "address\r\n", "max-per-ip", &ip);
+		conn_refuse(fd, "pop3", "-ERR [SYS/TEMP] Too many connections "
+		    "from your address\r\n", "max-per-ip", &ip);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
