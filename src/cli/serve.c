@@ -2,6 +2,7 @@
  * settings changes live, and shuts down cleanly.
  * SECURITY: starts as root to bind and read keys, then drops to
  * server.user before the first accept. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "core/auth.h"
 #include "core/conn.h"
 #include "core/db.h"
+#include "core/filterd.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -209,6 +211,9 @@ cli_serve(struct cli *cli)
 		    "mailwarden.log)", cli->data_dir);
 	if (db_writer_open("mailwarden.db", &err) < 0)
 		fatal("database: %s", err);
+	if (filterd_start(settings_str(srv.set, SET_SERVER_USER)) < 0)
+		log_warn("serve", 0, "event=no-filter-helper error=\"%s\"",
+		    strerror(errno));
 	privdrop_server(settings_str(srv.set, SET_SERVER_USER));
 	auth_init();
 	if (pool_start(srv.base, (unsigned)settings_num(srv.set,
@@ -243,6 +248,7 @@ cli_serve(struct cli *cli)
 		event_free(stop_timer);
 	for (size_t i = 0; i < NLISTENERS; i++)
 		listener_close(listeners[i]);
+	filterd_stop();
 	log_info("serve", 0, "event=stopped");
 	log_detach_loop();
 	log_close();

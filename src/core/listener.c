@@ -13,6 +13,8 @@
 #include "core/log.h"
 #include "core/proxy.h"
 #include "core/settings.h"
+#include "core/filterd.h"
+#include "core/sockfilter.h"
 #include "core/util.h"
 
 #define LISTEN_BACKLOG 511
@@ -20,6 +22,15 @@
 #define ACCEPT_BATCH 8		/* connections accepted per loop turn */
 
 static struct event_base *listen_base;
+static struct listener *open_list;
+
+/* The ranges dropped on listeners without PROXY headers; gen counts
+ * their changes, so that each listener is brought up to date once. */
+static struct {
+	struct cidr ranges[SOCKFILTER_MAX_RANGES];
+	size_t n;
+	unsigned gen;
+} drop = { .gen = 1 };
 
 void
 listener_init(struct event_base *base)
@@ -136,10 +147,50 @@ fail:
 	return -1;
 }
 
+/* Gives l the drop filter it should have: none behind a proxy. */
+static void
+filter_update(struct listener *l)
+{
+	int want = !l->proxy && drop.n > 0;
+
+	if (l->filter_gen == drop.gen * 2 + (unsigned)want)
+		return;
+	if (filterd_attach(l->fd, drop.ranges, want ? drop.n : 0) < 0)
+		log_warn("listener", 0, "event=filter-failed listener=%s "
+		    "error=\"%s\"", l->name, strerror(errno));
+	l->filter_gen = drop.gen * 2 + (unsigned)want;
+}
+
+void
+listener_set_drops(const struct cidr *ranges, size_t n)
+{
+	if (n > SOCKFILTER_MAX_RANGES)
+		n = SOCKFILTER_MAX_RANGES;
+	if (n > 0)
+		memcpy(drop.ranges, ranges, n * sizeof(*ranges));
+	drop.n = n;
+	drop.gen++;
+	for (struct listener *l = open_list; l != NULL; l = l->next_open)
+		filter_update(l);
+}
+
+static void
+open_list_remove(struct listener *l)
+{
+	for (struct listener **p = &open_list; *p != NULL;
+	    p = &(*p)->next_open)
+		if (*p == l) {
+			*p = l->next_open;
+			break;
+		}
+	l->next_open = NULL;
+}
+
 void
 listener_close(struct listener *l)
 {
 	if (l->ev != NULL) {
+		open_list_remove(l);
 		event_free(l->ev);
 		close(l->fd);
 		log_info("listener", 0, "event=closed listener=%s address=%s",
@@ -165,8 +216,10 @@ listener_apply(struct listener *l, int enabled, const char *address,
 		listener_close(l);
 		return 0;
 	}
-	if (l->ev != NULL && strcmp(l->address, address) == 0)
+	if (l->ev != NULL && strcmp(l->address, address) == 0) {
+		filter_update(l);	/* L.proxy-protocol may have changed */
 		return 0;
+	}
 	if (settings_split_address(address, host, sizeof(host), &port) < 0) {
 		*error_r = "bad address";
 		return -1;
@@ -189,6 +242,10 @@ listener_apply(struct listener *l, int enabled, const char *address,
 		return -1;
 	}
 	l->fd = fd;
+	l->filter_gen = 0;
+	filter_update(l);
+	l->next_open = open_list;
+	open_list = l;
 	str_copy(l->address, sizeof(l->address), address);
 	log_info("listener", 0, "event=listening listener=%s address=%s",
 	    l->name, address);

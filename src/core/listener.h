@@ -4,7 +4,10 @@
 #define MW_CORE_LISTENER_H
 
 #include <event2/event.h>
+#include <stddef.h>
 #include <sys/socket.h>
+
+#include "core/ipaddr.h"
 
 struct listener;
 
@@ -26,6 +29,8 @@ struct listener {
 	struct event *retry;	/* re-enables accepting after an error */
 	char address[300];	/* what fd is bound to, "" when closed */
 	unsigned long accepted;
+	struct listener *next_open;	/* the open listeners */
+	unsigned filter_gen;	/* of the drop filter fd has */
 };
 
 void listener_init(struct event_base *base);
@@ -36,5 +41,12 @@ void listener_init(struct event_base *base);
 int listener_apply(struct listener *l, int enabled, const char *address,
     const char **error_r);
 void listener_close(struct listener *l);
+
+/* Packets from these n ranges are dropped in the kernel (core/filterd.h)
+ * on every open listener that does not take PROXY headers (there the
+ * source is the proxy), now and on listeners opened or switched later;
+ * n == 0 drops nothing. A copy is kept. Logs, and carries on, where the
+ * kernel refuses. */
+void listener_set_drops(const struct cidr *ranges, size_t n);
 
 #endif

@@ -29,27 +29,34 @@ chown_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return FTW_CONTINUE;
 }
 
-static void
-become(uid_t uid, gid_t gid, int keep_bind_cap)
+int
+privdrop_become(uid_t uid, gid_t gid, uint32_t caps)
 {
-	if (keep_bind_cap && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		fatal("prctl(PR_SET_KEEPCAPS) failed");
+	if (caps != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -1;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0)
-		fatal("cannot switch to uid %u", (unsigned)uid);
-	if (keep_bind_cap) {
+		return -1;
+	if (caps != 0) {
 		struct __user_cap_header_struct h = {
 			.version = _LINUX_CAPABILITY_VERSION_3 };
 		struct __user_cap_data_struct d[2] = { { 0 } };
 
-		d[0].permitted = d[0].effective =
-		    1u << CAP_NET_BIND_SERVICE;
+		d[0].permitted = d[0].effective = caps;
 		if (syscall(SYS_capset, &h, d) < 0)
-			fatal("capset failed");
+			return -1;
 		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	}
 	if (setuid(0) == 0 || seteuid(0) == 0)
-		fatal("root could be regained after dropping privileges");
+		return -1;
+	return 0;
+}
+
+static void
+become(uid_t uid, gid_t gid, uint32_t caps)
+{
+	if (privdrop_become(uid, gid, caps) < 0)
+		fatal("cannot become uid %u without root", (unsigned)uid);
 }
 
 void
@@ -67,7 +74,7 @@ privdrop_server(const char *user)
 	chown_gid = pw->pw_gid;
 	if (nftw(".", chown_entry, 16, FTW_PHYS | FTW_ACTIONRETVAL) < 0)
 		fatal("cannot walk the data directory");
-	become(pw->pw_uid, pw->pw_gid, 1);
+	become(pw->pw_uid, pw->pw_gid, 1u << CAP_NET_BIND_SERVICE);
 }
 
 void

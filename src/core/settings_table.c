@@ -155,6 +155,11 @@ const struct setting_def settings_table[SET_COUNT] = {
 	[SET_GUARD_MAX_TRACKED] = { "guard.max-tracked", SET_T_UINT, "1000000",
 	    1000, 100000000, 1,
 	    "about 100 MiB at most; a flood evicts the least useful entries" },
+	[SET_GUARD_FLOOD_DROP] = { "guard.flood-drop", SET_T_UINT, "100",
+	    0, 1000000, 1,
+	    "refusals of one block or deny entry after which the kernel drops "
+	    "its SYNs until it ends: no MTA retries 100 times, a flood does "
+	    "in milliseconds (0: always reply)" },
 	[SET_ALERT_DIGEST_MINUTES] = { "alert.digest-minutes", SET_T_UINT, "10",
 	    1, 1440, 1, "many blocks at once make one e-mail per this period" },
 	[SET_ALERT_BLOCKS] = { "alert.blocks", SET_T_BOOL, "on", 0, 1, 1,

@@ -5,6 +5,7 @@
 #include "guard/guard.h"
 
 #include <endian.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -98,6 +99,7 @@ struct guard {
 	unsigned counted[GUARD_EV_COUNT];	/* protocols counted per kind */
 	struct guard_elog_policy policy;
 	unsigned ipv6_prefix;
+	unsigned flood_after;		/* refusals; 0: no flooding hook */
 	uint64_t epoch;
 	uint64_t rng;			/* xorshift state: samples, moves */
 	size_t log_bytes;		/* held by the entries' rings */
@@ -780,6 +782,12 @@ guard_set_ipv6_prefix(struct guard *g, unsigned prefix)
 	g->ipv6_prefix = prefix >= 32 && prefix <= 128 ? prefix : 64;
 }
 
+void
+guard_set_flood(struct guard *g, unsigned refusals)
+{
+	g->flood_after = refusals;
+}
+
 struct cidr
 guard_key(const struct guard *g, const struct ipaddr *ip)
 {
@@ -833,11 +841,10 @@ guard_list_clear(struct guard *g)
 	rangeset_release(&g->deny);
 }
 
-const struct guard_list_entry *
-guard_list_match(const struct guard *g, const struct ipaddr *ip,
-    uint64_t now)
+static struct guard_list_entry *
+list_lookup(const struct guard *g, const struct ipaddr *ip, uint64_t now)
 {
-	const struct guard_list_entry *a, *d;
+	struct guard_list_entry *a, *d;
 
 	a = rangeset_lookup(&g->allow, ip, list_live, &now);
 	d = rangeset_lookup(&g->deny, ip, list_live, &now);
@@ -846,6 +853,13 @@ guard_list_match(const struct guard *g, const struct ipaddr *ip,
 	if (d == NULL)
 		return a;
 	return a->range.prefix > d->range.prefix ? a : d;
+}
+
+const struct guard_list_entry *
+guard_list_match(const struct guard *g, const struct ipaddr *ip,
+    uint64_t now)
+{
+	return list_lookup(g, ip, now);
 }
 
 /* Blocks. */
@@ -893,7 +907,7 @@ guard_block_clear(struct guard *g)
 
 struct block_query {
 	uint64_t now;
-	const struct guard_block *logins;	/* a logins block seen */
+	struct guard_block *logins;	/* a logins block seen */
 };
 
 /* Accepts the longest live connections block, noting the longest live
@@ -901,7 +915,7 @@ struct block_query {
 static int
 block_pick(void *value, void *arg)
 {
-	const struct guard_block *b = value;
+	struct guard_block *b = value;
 	struct block_query *q = arg;
 
 	if (b->until_ms != 0 && b->until_ms <= q->now)
@@ -921,6 +935,45 @@ guard_block_find(struct guard *g, const struct ipaddr *ip, uint64_t now)
 
 	b = rangeset_lookup(&g->blocks, ip, block_pick, &q);
 	return b != NULL ? b : q.logins;
+}
+
+static int
+overlaps(const struct cidr *a, const struct cidr *b)
+{
+	return a->prefix <= b->prefix ? cidr_match(a, &b->addr) :
+	    cidr_match(b, &a->addr);
+}
+
+struct overlap_query {
+	const struct cidr *range;
+	uint64_t now;
+	int found;
+};
+
+static void
+allow_overlap(const struct cidr *key, void *value, void *arg)
+{
+	struct overlap_query *q = arg;
+
+	if (list_live(value, &q->now) && overlaps(key, q->range))
+		q->found = 1;
+}
+
+int
+guard_refuses_range(struct guard *g, const struct cidr *range, uint64_t now)
+{
+	const struct guard_block *b = rangeset_get(&g->blocks, range);
+	const struct guard_list_entry *d = rangeset_get(&g->deny, range);
+	struct overlap_query q = { range, now, 0 };
+
+	if (!(b != NULL && b->kind == GUARD_BLOCK_CONNECTIONS &&
+	    b->range.prefix == range->prefix &&
+	    (b->until_ms == 0 || b->until_ms > now)) &&
+	    !(d != NULL && d->range.prefix == range->prefix &&
+	    list_live((void *)(uintptr_t)d, &now)))
+		return 0;
+	cidrmap_foreach(&g->allow.map, allow_overlap, &q);
+	return !q.found;
 }
 
 struct foreach_arg {
@@ -979,7 +1032,7 @@ expire_list(const struct cidr *key, void *value, void *arg)
 
 /* What block_check() found for an address. */
 struct block_state {
-	const struct guard_block *strongest;	/* in force for ip */
+	struct guard_block *strongest;	/* in force for ip */
 	struct guard_block *own;	/* of exactly the counting key */
 };
 
@@ -1124,19 +1177,32 @@ start_probe(struct guard *g, const struct cidr *key, enum guard_event ev,
 }
 
 /* The list entry deciding ip, or NULL; quick when the lists are empty. */
-static const struct guard_list_entry *
+static struct guard_list_entry *
 list_match(const struct guard *g, const struct ipaddr *ip, uint64_t now)
 {
 	if (g->allow.map.count == 0 && g->deny.map.count == 0)
 		return NULL;
-	return guard_list_match(g, ip, now);
+	return list_lookup(g, ip, now);
+}
+
+/* One more connection refused by what covers range: at every multiple
+ * of the flood threshold the caller hears of it (again, in case the
+ * threshold was off or the caller could not act before). */
+static void
+count_refusal(struct guard *g, unsigned *refused, const struct cidr *range)
+{
+	if (*refused < UINT_MAX)
+		(*refused)++;
+	if (g->flood_after != 0 && *refused % g->flood_after == 0 &&
+	    g->hooks.flooding != NULL)
+		g->hooks.flooding(g->hooks.ctx, range);
 }
 
 enum guard_verdict
 guard_connect(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now)
 {
-	const struct guard_list_entry *l;
+	struct guard_list_entry *l;
 	struct block_state st;
 	struct cidr key = guard_key(g, ip);
 	struct probe pr, *prp = start_probe(g, &key, GUARD_EV_CONNECT, proto,
@@ -1147,6 +1213,7 @@ guard_connect(struct guard *g, const struct ipaddr *ip,
 		g->stats.refused_denied++;
 		if (g->hooks.denied != NULL)
 			g->hooks.denied(g->hooks.ctx, ip, l, proto);
+		count_refusal(g, &l->refused, &l->range);
 		return GUARD_REFUSE_DENIED;
 	}
 	if (l != NULL)
@@ -1155,6 +1222,8 @@ guard_connect(struct guard *g, const struct ipaddr *ip,
 	if (st.strongest != NULL &&
 	    st.strongest->kind == GUARD_BLOCK_CONNECTIONS) {
 		g->stats.refused_blocked++;
+		count_refusal(g, &st.strongest->refused,
+		    &st.strongest->range);
 		return GUARD_REFUSE_BLOCKED;
 	}
 	count_event(g, &key, GUARD_EV_CONNECT, proto, now, NULL, &st, prp);

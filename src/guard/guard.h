@@ -67,6 +67,7 @@ struct guard_block {
 	char reason[128];
 	unsigned attempts;	/* events that triggered it */
 	enum guard_proto proto;	/* where the last event came from */
+	unsigned refused;	/* connections refused under it (not stored) */
 };
 
 enum guard_list { GUARD_ALLOW, GUARD_DENY };
@@ -76,6 +77,7 @@ struct guard_list_entry {
 	enum guard_list list;
 	uint64_t expires_ms;	/* 0: never */
 	char comment[128];
+	unsigned refused;	/* connections refused by it (not stored) */
 };
 
 /* What happened, for the caller to store, log and mail. Each may be NULL.
@@ -94,6 +96,10 @@ struct guard_hooks {
 	    const struct guard_list_entry *entry, enum guard_proto proto);
 	/* Tracking entries were evicted to stay under the cap. */
 	void (*evicted)(void *ctx, size_t n);
+	/* A connections block or deny entry has just refused its
+	 * guard_set_flood()th connection (and again at every multiple of
+	 * it): range is flooding. */
+	void (*flooding)(void *ctx, const struct cidr *range);
 };
 
 struct guard_stats {
@@ -119,6 +125,9 @@ void guard_set_rules(struct guard *g, const struct guard_rule *rules,
 void guard_set_max_tracked(struct guard *g, size_t max_tracked);
 /* IPv6 addresses are counted per this prefix (default 64). */
 void guard_set_ipv6_prefix(struct guard *g, unsigned prefix);
+/* The flooding hook runs when a block or deny entry has refused a
+ * multiple of refusals connections; 0 (the default): never. */
+void guard_set_flood(struct guard *g, unsigned refusals);
 
 /* The counting key of ip: ip itself for IPv4, its /prefix for IPv6. */
 struct cidr guard_key(const struct guard *g, const struct ipaddr *ip);
@@ -142,6 +151,11 @@ void guard_block_clear(struct guard *g);
 /* The block in force for ip (connections before logins), or NULL. */
 const struct guard_block *guard_block_find(struct guard *g,
     const struct ipaddr *ip, uint64_t now);
+/* 1 if every address of range is refused at connect now: a connections
+ * block or a deny entry of exactly this range is in force, and no allow
+ * entry overlaps it. */
+int guard_refuses_range(struct guard *g, const struct cidr *range,
+    uint64_t now);
 /* Calls fn for every block in force. */
 void guard_block_foreach(struct guard *g, uint64_t now,
     void (*fn)(const struct guard_block *b, void *arg), void *arg);

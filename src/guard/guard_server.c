@@ -16,6 +16,7 @@
 #include "core/server.h"
 #include "core/util.h"
 #include "guard/alert.h"
+#include "guard/guard_flood.h"
 #include "guard/guard_store.h"
 
 #define TICK_MS 1000		/* expiry, stats file, eviction log */
@@ -119,11 +120,20 @@ on_evicted(void *ctx, size_t n)
 	gs.evicted_unlogged += n;
 }
 
+static void
+on_flooding(void *ctx, const struct cidr *range)
+{
+	(void)ctx;
+	guard_flood_add(gs.g, range, (unsigned)settings_num(srv.set,
+	    SET_GUARD_FLOOD_DROP), guard_store_now());
+}
+
 static const struct guard_hooks hooks = {
 	.fired = on_fired,
 	.lifted = on_lifted,
 	.denied = on_denied,
 	.evicted = on_evicted,
+	.flooding = on_flooding,
 };
 
 /* Settings. */
@@ -155,6 +165,10 @@ apply_rules(void)
 	    SET_GUARD_IPV6_PREFIX));
 	guard_set_max_tracked(gs.g, (size_t)settings_num(srv.set,
 	    SET_GUARD_MAX_TRACKED));
+	guard_set_flood(gs.g, (unsigned)settings_num(srv.set,
+	    SET_GUARD_FLOOD_DROP));
+	if (settings_num(srv.set, SET_GUARD_FLOOD_DROP) == 0)
+		guard_flood_clear();
 }
 
 void
@@ -167,6 +181,7 @@ guard_srv_reload(void)
 	if (gen != gs.gen) {
 		gs.gen = gen;
 		guard_store_load(srv.db, gs.g, guard_store_now());
+		guard_flood_check(gs.g, guard_store_now());
 		log_info("guard", 0, "event=lists-reloaded");
 	}
 }
@@ -184,14 +199,16 @@ write_stats(void)
 	    "\"blocks_in_force\": %zu, \"blocks_created\": %llu, "
 	    "\"refused_blocked\": %llu, \"refused_denied\": %llu, "
 	    "\"logins_pretended\": %llu, \"evictions\": %llu, "
-	    "\"events\": %llu, \"memory_bytes\": %zu}\n",
+	    "\"events\": %llu, \"memory_bytes\": %zu, "
+	    "\"flood_dropped\": %zu, \"flood_drops\": %llu}\n",
 	    (unsigned long long)guard_store_now(), st.tracked, st.blocked,
 	    (unsigned long long)st.blocks,
 	    (unsigned long long)st.refused_blocked,
 	    (unsigned long long)st.refused_denied,
 	    (unsigned long long)st.logins_pretended,
 	    (unsigned long long)st.evictions, (unsigned long long)st.events,
-	    guard_memory(gs.g));
+	    guard_memory(gs.g), guard_flood_count(),
+	    (unsigned long long)guard_flood_total());
 	if (n < 0 || (size_t)n >= sizeof(json))
 		return;
 	fd = open("run/guard-stats.tmp", O_WRONLY | O_CREAT | O_TRUNC |
@@ -210,6 +227,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	guard_expire(gs.g, guard_store_now());
+	guard_flood_check(gs.g, guard_store_now());
 	if (gs.evicted_unlogged > 0) {
 		struct guard_stats st;
 
@@ -251,6 +269,7 @@ guard_srv_stop(void)
 		event_free(gs.tick);
 	gs.tick = NULL;
 	alert_stop();
+	guard_flood_clear();
 	unlink(GUARD_STATS_FILE);
 	guard_free(&gs.g);
 }

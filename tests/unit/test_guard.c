@@ -50,6 +50,9 @@ struct rec {
 
 	unsigned evicted_calls;
 	size_t evicted_n;
+
+	unsigned flooding;
+	struct cidr flooding_range;
 };
 
 static struct rec rec;
@@ -126,6 +129,15 @@ fires_of(const char *name)
 	return 0;
 }
 
+static void
+on_flooding(void *ctx, const struct cidr *range)
+{
+	struct rec *r = ctx;
+
+	r->flooding++;
+	r->flooding_range = *range;
+}
+
 /* A guard whose hooks record into rec (cleared). */
 static struct guard *
 new_guard(size_t max_tracked)
@@ -139,6 +151,7 @@ new_guard(size_t max_tracked)
 	h.lifted = on_lifted;
 	h.denied = on_denied;
 	h.evicted = on_evicted;
+	h.flooding = on_flooding;
 	return guard_new(max_tracked, &h);
 }
 
@@ -1412,6 +1425,88 @@ test_admin_block_cidr(void)
 	CHECK(guard_unblock(g, &b.range, T0) == 0);
 	CHECK(guard_connect(g, &in, GUARD_SMTP, T0 + 1) == GUARD_ACCEPT);
 	CHECK(login(g, &in, 1, T0 + 1) == GUARD_LOGIN_OK);
+	guard_free(&g);
+}
+
+/* The flooding hook: at every multiple of the threshold of refusals by
+ * one block or deny entry; and which ranges are refused whole. */
+static void
+test_flooding(void)
+{
+	struct guard *g = new_guard(1000);
+	struct guard_block b;
+	struct guard_list_entry d, a;
+	struct ipaddr in = ip_of("10.1.2.3"), other = ip_of("10.1.2.4");
+	struct ipaddr den = ip_of("192.0.2.77"), den2 = ip_of("192.0.2.1");
+	struct cidr host = cidr_of("10.1.2.3/32");
+
+	set_one_rule(g, rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3, MIN,
+	    MIN, GUARD_BLOCK_CONNECTIONS));
+	/* Off by default: no hook however many refusals. */
+	for (int i = 0; i < 3; i++)
+		CHECK(guard_connect(g, &in, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	for (int i = 0; i < 20; i++)
+		CHECK(guard_connect(g, &in, GUARD_SMTP, T0) ==
+		    GUARD_REFUSE_BLOCKED);
+	CHECK(rec.flooding == 0);
+	CHECK(guard_refuses_range(g, &host, T0) == 1);
+	/* 20 refusals so far: with a threshold of 8, the 24th and 32nd. */
+	guard_set_flood(g, 8);
+	for (int i = 0; i < 3; i++)
+		CHECK(guard_connect(g, &in, GUARD_POP3, T0) ==
+		    GUARD_REFUSE_BLOCKED);
+	CHECK(rec.flooding == 0);
+	CHECK(guard_connect(g, &in, GUARD_POP3, T0) == GUARD_REFUSE_BLOCKED);
+	CHECK(rec.flooding == 1 && cidr_eq(&rec.flooding_range, &host));
+	for (int i = 0; i < 8; i++)
+		(void)guard_connect(g, &in, GUARD_POP3, T0);
+	CHECK(rec.flooding == 2);
+	/* Another address has its own count. */
+	CHECK(guard_connect(g, &other, GUARD_SMTP, T0) == GUARD_ACCEPT);
+	/* The block ends: nothing refused, range no longer refused whole. */
+	CHECK(guard_refuses_range(g, &host, T0 + MIN - 1) == 1);
+	CHECK(guard_refuses_range(g, &host, T0 + MIN) == 0);
+	CHECK(guard_refuses_range(g, &(struct cidr){ in, 127 }, T0) == 0);
+
+	/* A deny entry: counted per entry, for its whole range. */
+	memset(&d, 0, sizeof(d));
+	d.range = cidr_of("192.0.2.0/24");
+	d.list = GUARD_DENY;
+	guard_list_set(g, &d);
+	rec.flooding = 0;
+	for (int i = 0; i < 8; i++)
+		CHECK(guard_connect(g, i % 2 ? &den : &den2, GUARD_IMAP,
+		    T0) == GUARD_REFUSE_DENIED);
+	CHECK(rec.flooding == 1 && cidr_eq(&rec.flooding_range, &d.range));
+	CHECK(guard_refuses_range(g, &d.range, T0) == 1);
+	/* An allowed address inside, or around, it: not refused whole. */
+	memset(&a, 0, sizeof(a));
+	a.range = cidr_of("192.0.2.7/32");
+	a.list = GUARD_ALLOW;
+	guard_list_set(g, &a);
+	CHECK(guard_refuses_range(g, &d.range, T0) == 0);
+	CHECK(guard_list_del(g, &a.range, GUARD_ALLOW) == 1);
+	a.range = cidr_of("192.0.0.0/16");
+	guard_list_set(g, &a);
+	CHECK(guard_refuses_range(g, &d.range, T0) == 0);
+	CHECK(guard_list_del(g, &a.range, GUARD_ALLOW) == 1);
+	/* An allow entry elsewhere changes nothing. */
+	a.range = cidr_of("198.51.100.0/24");
+	guard_list_set(g, &a);
+	CHECK(guard_refuses_range(g, &d.range, T0) == 1);
+	CHECK(guard_list_del(g, &d.range, GUARD_DENY) == 1);
+	CHECK(guard_refuses_range(g, &d.range, T0) == 0);
+
+	/* A logins block is not a refusal at connect. */
+	memset(&b, 0, sizeof(b));
+	b.range = cidr_of("10.9.0.0/16");
+	b.kind = GUARD_BLOCK_LOGINS;
+	b.until_ms = T0 + HOUR;
+	guard_block_add(g, &b);
+	CHECK(guard_refuses_range(g, &b.range, T0) == 0);
+	b.kind = GUARD_BLOCK_CONNECTIONS;
+	guard_block_add(g, &b);
+	CHECK(guard_refuses_range(g, &b.range, T0) == 1);
 	guard_free(&g);
 }
 
@@ -2805,6 +2900,7 @@ static const struct harness_test tests[] = {
 	TEST(test_ipv6_prefix_48),
 	TEST(test_ipv6_login_aggregation),
 	TEST(test_admin_block_cidr),
+	TEST(test_flooding),
 	TEST(test_admin_block_forever),
 	TEST(test_admin_block_logins),
 	TEST(test_admin_block_logins_ipv6_host),

@@ -1,0 +1,202 @@
+/* The filter helper process and the server's side of its socket.
+ * SECURITY: the helper runs as the server's user with CAP_NET_ADMIN
+ * only, keeps no file but its socket, and acts only on TCP listening
+ * sockets it is passed, with programs it builds itself from plain
+ * ranges: the server can ask it for nothing but dropping packets to its
+ * own listeners. */
+#include "core/filterd.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/privdrop.h"
+#include "core/sockfilter.h"
+
+#define REPLY_WAIT_MS 1000
+
+struct request {
+	uint32_t n;
+	struct cidr ranges[SOCKFILTER_MAX_RANGES];
+};
+
+static struct {
+	int sock;		/* to the helper; -1: none */
+	pid_t pid;
+} fd_state = { -1, -1 };
+
+static int
+attach_here(int fd, const struct cidr *ranges, size_t n)
+{
+	static struct sock_filter prog[SOCKFILTER_MAX_INSNS];
+	int len = 0;
+
+	if (n > 0 && (len = sockfilter_build(ranges, n, prog)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return sockfilter_attach(fd, prog, (size_t)len);
+}
+
+/* A TCP socket in the listening state, or EINVAL. */
+static int
+is_tcp_listener(int fd)
+{
+	int v = 0, p = 0;
+	socklen_t l1 = sizeof(v), l2 = sizeof(p);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l1) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &p, &l2) < 0)
+		return 0;
+	return v == 1 && p == IPPROTO_TCP;
+}
+
+/* The helper's loop: one request, one reply (an errno, 0 for success),
+ * until the server closes its end. */
+static void __attribute__((noreturn))
+helper_main(int sock)
+{
+	static struct request req;
+
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} c;
+		struct iovec iov = { &req, sizeof(req) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+		struct cmsghdr *cm;
+		ssize_t got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		int fd = -1, err = 0;
+
+		if (got <= 0)
+			_exit(got == 0 || errno != EINTR ? 0 : 1);
+		cm = CMSG_FIRSTHDR(&m);
+		if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		if (fd < 0 || (size_t)got < sizeof(req.n) ||
+		    req.n > SOCKFILTER_MAX_RANGES ||
+		    (size_t)got != sizeof(req.n) + req.n * sizeof(struct cidr) ||
+		    !is_tcp_listener(fd))
+			err = EINVAL;
+		else if (attach_here(fd, req.ranges, req.n) < 0)
+			err = errno;
+		if (fd >= 0)
+			close(fd);
+		if (send(sock, &err, sizeof(err), MSG_NOSIGNAL) < 0)
+			_exit(0);
+	}
+}
+
+int
+filterd_start(const char *user)
+{
+	struct passwd *pw;
+	int sv[2];
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return 0;
+	pw = getpwnam(user);
+	if (pw == NULL || pw->pw_uid == 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Only the socket stays open, as fd 3. */
+		if (dup2(sv[1], 3) < 0 || close_range(4, ~0U, 0) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 ||
+		    getppid() == 1 ||
+		    privdrop_become(pw->pw_uid, pw->pw_gid,
+		    1u << CAP_NET_ADMIN) < 0 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(1);
+		prctl(PR_SET_NAME, "mailwarden-filt", 0, 0, 0);
+		signal(SIGPIPE, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		helper_main(3);
+	}
+	close(sv[1]);
+	fd_state.sock = sv[0];
+	fd_state.pid = pid;
+	return 0;
+}
+
+/* Sends one request and waits for its reply; -1 (errno) when the helper
+ * is gone or silent: then it is not asked again. */
+static int
+ask_helper(int fd, const struct cidr *ranges, size_t n)
+{
+	static struct request req;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov = { &req, sizeof(req.n) + n * sizeof(*ranges) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	struct pollfd pf = { fd_state.sock, POLLIN, 0 };
+	int err;
+
+	req.n = (uint32_t)n;
+	if (n > 0)
+		memcpy(req.ranges, ranges, n * sizeof(*ranges));
+	memset(c.buf, 0, sizeof(c.buf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(fd_state.sock, &m, MSG_NOSIGNAL) < 0 ||
+	    poll(&pf, 1, REPLY_WAIT_MS) != 1 ||
+	    recv(fd_state.sock, &err, sizeof(err), 0) != sizeof(err)) {
+		filterd_stop();
+		errno = EPIPE;
+		return -1;
+	}
+	errno = err;
+	return err == 0 ? 0 : -1;
+}
+
+int
+filterd_attach(int fd, const struct cidr *ranges, size_t n)
+{
+	if (n > SOCKFILTER_MAX_RANGES) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fd_state.sock >= 0)
+		return ask_helper(fd, ranges, n);
+	return attach_here(fd, ranges, n);
+}
+
+void
+filterd_stop(void)
+{
+	if (fd_state.sock >= 0)
+		close(fd_state.sock);
+	fd_state.sock = -1;
+	if (fd_state.pid > 0) {
+		kill(fd_state.pid, SIGTERM);
+		(void)waitpid(fd_state.pid, NULL, 0);
+	}
+	fd_state.pid = -1;
+}
