@@ -87,7 +87,8 @@ helper_main(int sock)
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		if (fd < 0 || (size_t)got < sizeof(req.n) ||
 		    req.n > SOCKFILTER_MAX_RANGES ||
-		    (size_t)got != sizeof(req.n) + req.n * sizeof(struct cidr) ||
+		    (size_t)got != sizeof(req.n) +
+		    req.n * sizeof(struct cidr) ||
 		    !is_tcp_listener(fd))
 			err = EINVAL;
 		else if (attach_here(fd, req.ranges, req.n) < 0)

@@ -65,7 +65,8 @@ emit_v4(struct emit *e, const struct cidr *r, size_t n)
 		if (!is_v4(&r[i]) || r[i].prefix == 128)
 			continue;
 		op(e, BPF_MISC | BPF_TXA, 0, 0, 0);
-		op(e, BPF_ALU | BPF_AND | BPF_K, 0, 0, word_mask(r[i].prefix, 3));
+		op(e, BPF_ALU | BPF_AND | BPF_K, 0, 0,
+		    word_mask(r[i].prefix, 3));
 		op(e, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, word(&r[i], 3));
 		op(e, BPF_RET | BPF_K, 0, 0, DROP);
 	}

@@ -4,77 +4,24 @@
  * is bounded by max_tracked, and hashing is keyed with a random seed. */
 #include "guard/guard.h"
 
-#include <endian.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "core/util.h"
 #include "guard/cidrmap.h"
 #include "guard/guard_log.h"
+#include "guard/guard_table.h"
 #include "guard/rangeset.h"
 
 #define NLOGS GUARD_EV_AUTH_VOLUME	/* per-address event kinds */
-#define EVICT_SAMPLES 16
+_Static_assert(NLOGS == GUARD_ELOG_KINDS, "one log per address event");
 /* Stamps hold GUARD_TIME_BITS bits of ms: rebase before, keeping at
  * least the longest window (GUARD_WINDOW_MAX) of history. */
 #define REBASE_AT ((1ULL << GUARD_TIME_BITS) - 60000ULL)
 #define REBASE_KEEP (GUARD_WINDOW_MAX + 60000ULL)
 /* How far out of time order calls may come and still see old stamps. */
 #define KEEP_SLACK 60000u
-
-/* The tracking table: bucketed cuckoo hashing. A key lives in one of two
- * buckets of BUCKET slots; a slot is a 64-byte entry holding the key and
- * its event logs inline, so an event on a known address reads one cache
- * line of entries and nothing else. Beside the entries, a 16-bit
- * fingerprint per slot (0: empty), 2 bytes a slot: a lookup compares the
- * key of a matching slot only. Each key has a preferred pair of slots in
- * each bucket, where it is put when they are free (8 keys in 10 are), and
- * whose lines a lookup fetches at once, alongside the fingerprints: a
- * lookup waits about one memory latency, not two in a row. At most LOAD
- * of each BUCKET slots are used: two choices of 8 slots rarely need to
- * move an entry at that load. About 66 bytes a slot, 75 per address. */
-#define BUCKET 8
-#define LOAD 7
-#define MIN_BUCKETS 128
-#define MAX_KICKS 500
-#define HUGE_PAGE (2u << 20)
-#define NO_SLOT ((size_t)-1)
-#define MOVED_SLOT ((size_t)-2)
-
-struct entry {
-	_Alignas(64) uint8_t key[16];
-	uint32_t last;			/* last activity, for eviction */
-	uint16_t pending;		/* logins being checked */
-	uint8_t nlog;			/* see union guard_elog */
-	uint8_t spare;
-	union guard_elog log;
-};
-
-_Static_assert(sizeof(struct entry) == 64, "an entry is one cache line");
-_Static_assert(NLOGS == GUARD_ELOG_KINDS, "one log per address event");
-
-struct table {
-	struct entry *e;		/* nb * BUCKET slots */
-	uint16_t *fp;			/* fingerprint per slot; 0: empty */
-	void *mem;			/* e and fp, before alignment */
-	size_t nb;			/* buckets */
-	uint64_t seed;
-};
-
-/* Where a key may be: its two buckets, its preferred pair of slots in
- * each (home, home + 1: 128 aligned bytes), and its fingerprint. */
-struct probe {
-	size_t b[2];
-	unsigned home[2];
-	uint16_t fp;
-	size_t nb;			/* of the table it was made for */
-	uint64_t seed;
-};
 
 struct user_entry {
 	uint64_t hash;
@@ -101,11 +48,8 @@ struct guard {
 	unsigned ipv6_prefix;
 	unsigned flood_after;		/* refusals; 0: no flooding hook */
 	uint64_t epoch;
-	uint64_t rng;			/* xorshift state: samples, moves */
-	size_t log_bytes;		/* held by the entries' rings */
 
-	struct table t;			/* tracked addresses */
-	size_t nentries, max_entries;
+	struct guard_table t;		/* tracked addresses */
 
 	uint64_t seed;			/* user table */
 	struct user_entry **users;
@@ -169,449 +113,26 @@ window_start(struct guard *g, uint64_t now, uint64_t window_ms)
 	return r >= window_ms ? (uint32_t)(r - window_ms + 1) : 0;
 }
 
-/* The tracking table. */
-
-/* A cheap PRNG: samples and moves need spread, not secrecy. */
-static uint64_t
-next_rand(struct guard *g)
-{
-	g->rng ^= g->rng << 13;
-	g->rng ^= g->rng >> 7;
-	g->rng ^= g->rng << 17;
-	return g->rng;
-}
-
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	return x ^ (x >> 32);
-}
-
-static inline void
-probe_of(const struct table *t, const uint8_t key[16], struct probe *p)
-{
-	uint64_t hi, lo, h, h2;
-
-	/* Keyed: nobody can aim keys at one pair of buckets. */
-	memcpy(&hi, key, 8);
-	memcpy(&lo, key + 8, 8);
-	h = mix64(mix64(hi ^ t->seed) ^ lo);
-	h2 = (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ULL;
-
-	/* Buckets by multiplying (no power of two needed), from the high
-	 * bits; the fingerprint from the low ones. */
-	p->b[0] = (size_t)(((h >> 32) * (uint64_t)t->nb) >> 32);
-	p->b[1] = (size_t)(((h2 >> 32) * (uint64_t)t->nb) >> 32);
-	p->fp = (uint16_t)h != 0 ? (uint16_t)h : 1;
-	p->nb = t->nb;
-	p->seed = t->seed;
-	p->home[0] = 2 * (p->fp % (BUCKET / 2));
-	p->home[1] = 2 * ((p->fp / (BUCKET / 2)) % (BUCKET / 2));
-}
-
-/* As probe_of(), for a lookup: the fingerprints and the entry lines of
- * the preferred slots, where most keys are, are fetched now, all at
- * once. Events make their probe first, so that the other work they do
- * (lists, blocks) overlaps with the fetch. */
+/* Tells the evicted hook of the evictions since the count was before. */
 static void
-probe_key(const struct table *t, const uint8_t key[16], struct probe *p)
+report_evictions(struct guard *g, uint64_t before)
 {
-	const struct entry *h0, *h1;
-
-	probe_of(t, key, p);
-	h0 = &t->e[p->b[0] * BUCKET + p->home[0]];
-	h1 = &t->e[p->b[1] * BUCKET + p->home[1]];
-	__builtin_prefetch(&t->fp[p->b[0] * BUCKET]);
-	__builtin_prefetch(&t->fp[p->b[1] * BUCKET]);
-	__builtin_prefetch(h0);
-	__builtin_prefetch(h0 + 1);
-	__builtin_prefetch(h1);
-	__builtin_prefetch(h1 + 1);
+	if (g->t.evictions != before && g->hooks.evicted != NULL)
+		g->hooks.evicted(g->hooks.ctx, (size_t)(g->t.evictions -
+		    before));
 }
 
-/* Is p, made earlier, still good for t? */
-static int
-probe_valid(const struct table *t, const struct probe *p)
-{
-	return p->nb == t->nb && p->seed == t->seed;
-}
-
-/* The bits of bucket_match() for the home pair at slot h. */
-static unsigned
-pair_bits(unsigned h)
-{
-	return 0x5u << (2 * h);
-}
-
-/* Bit 2s set for each slot s of the bucket at fp whose value is v. */
-static inline unsigned
-bucket_match(const uint16_t *fp, uint16_t v)
-{
-#ifdef __SSE2__
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)fp);
-
-	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(x,
-	    _mm_set1_epi16((short)v))) & 0x5555u;
-#else
-	unsigned bits = 0;
-
-	for (unsigned s = 0; s < BUCKET; s++)
-		bits |= (unsigned)(fp[s] == v) << (2 * s);
-	return bits;
-#endif
-}
-
-static size_t
-first_slot(size_t bucket, unsigned bits)
-{
-	return bucket * BUCKET + (unsigned)__builtin_ctz(bits) / 2;
-}
-
-static inline struct entry *
-table_find(const struct table *t, const uint8_t key[16],
-    const struct probe *p)
-{
-	for (int k = 0; k < 2; k++) {
-		unsigned bits = bucket_match(t->fp + p->b[k] * BUCKET, p->fp);
-
-		for (; bits != 0; bits &= bits - 1) {
-			struct entry *e = &t->e[first_slot(p->b[k], bits)];
-
-			if (memcmp(e->key, key, 16) == 0)
-				return e;
-		}
-	}
-	return NULL;
-}
-
-/* Stores *e (whose key is not in t) in a preferred slot if one is free,
- * else in the emptier of its buckets. When both are full, makes room by
- * moving entries to their other bucket, a random walk. Returns e's slot,
- * MOVED_SLOT when it is stored but moves followed, or NO_SLOT when the
- * walk failed: *e is then the entry left without a slot (another one,
- * perhaps) and t holds all the others. */
-static size_t
-table_place(struct guard *g, struct table *t, struct entry *e)
-{
-	struct probe p;
-	unsigned f0, f1;
-	size_t b;
-	uint16_t fp;
-
-	probe_of(t, e->key, &p);
-	f0 = bucket_match(t->fp + p.b[0] * BUCKET, 0);
-	f1 = bucket_match(t->fp + p.b[1] * BUCKET, 0);
-	if ((f0 | f1) != 0) {
-		size_t s;
-
-		if (f0 & pair_bits(p.home[0]))
-			s = first_slot(p.b[0], f0 & pair_bits(p.home[0]));
-		else if (f1 & pair_bits(p.home[1]))
-			s = first_slot(p.b[1], f1 & pair_bits(p.home[1]));
-		else if (__builtin_popcount(f1) > __builtin_popcount(f0))
-			s = first_slot(p.b[1], f1);
-		else
-			s = first_slot(p.b[0], f0);
-
-		t->e[s] = *e;
-		t->fp[s] = p.fp;
-		return s;
-	}
-	b = p.b[next_rand(g) & 1];
-	fp = p.fp;
-	for (int kick = 0; kick < MAX_KICKS; kick++) {
-		size_t s = b * BUCKET + next_rand(g) % BUCKET;
-		struct entry out = t->e[s];
-		uint16_t out_fp = t->fp[s];
-		unsigned room;
-
-		t->e[s] = *e;
-		t->fp[s] = fp;
-		*e = out;
-		fp = out_fp;
-		probe_of(t, e->key, &p);
-		b = p.b[0] == b ? p.b[1] : p.b[0];
-		room = bucket_match(t->fp + b * BUCKET, 0);
-		if (room != 0) {
-			s = first_slot(b, room);
-			t->e[s] = *e;
-			t->fp[s] = fp;
-			return MOVED_SLOT;
-		}
-	}
-	return NO_SLOT;
-}
-
-/* Entries are cache-line aligned. A large table is aligned to huge pages
- * and asks for them: its lines are touched at random, so 4 KiB pages
- * would cost a TLB miss and, the first time, a page fault each. */
-static void
-table_alloc(struct table *t, size_t nb)
-{
-	size_t n = nb * BUCKET;
-	size_t size = n * (sizeof(struct entry) + sizeof(*t->fp));
-	size_t align = size >= 2 * HUGE_PAGE ? HUGE_PAGE : 64;
-
-	t->nb = nb;
-	t->mem = xmalloc(size + align - 1);
-	t->e = (struct entry *)(((uintptr_t)t->mem + align - 1) &
-	    ~(uintptr_t)(align - 1));
-	t->fp = (uint16_t *)(t->e + n);
-#ifdef MADV_HUGEPAGE
-	if (align == HUGE_PAGE)
-		(void)madvise(t->e, size & ~(size_t)(HUGE_PAGE - 1),
-		    MADV_HUGEPAGE);
-#endif
-	memset(t->fp, 0, n * sizeof(*t->fp));
-}
-
-static void
-table_release(struct table *t)
-{
-	free(t->mem);
-	t->mem = NULL;
-	t->e = NULL;
-	t->fp = NULL;
-	t->nb = 0;
-}
-
-/* Doubles the table. With buckets chosen by multiplying, a key of bucket
- * b goes to bucket 2b or 2b + 1: both tables are walked in order, and
- * the 8 entries of a bucket always fit in its two successors. */
-static void
-table_double(struct guard *g)
-{
-	struct table old = g->t, t;
-
-	table_alloc(&t, old.nb * 2);
-	t.seed = old.seed;
-	for (size_t b = 0; b < old.nb; b++) {
-		unsigned used[2] = { 0, 0 };
-
-		for (size_t s = b * BUCKET; s < (b + 1) * BUCKET; s++) {
-			struct probe p;
-			unsigned k, slot, *u;
-
-			if (old.fp[s] == 0)
-				continue;
-			probe_of(&t, old.e[s].key, &p);
-			k = p.b[0] / 2 == b ? 0 : 1;
-			MW_ASSERT(p.b[k] / 2 == b);
-			u = &used[p.b[k] % 2];
-			slot = !(*u & (1u << p.home[k])) ? p.home[k] :
-			    !(*u & (2u << p.home[k])) ? p.home[k] + 1 :
-			    (unsigned)__builtin_ctz(~*u);
-			*u |= 1u << slot;
-			t.e[p.b[k] * BUCKET + slot] = old.e[s];
-			t.fp[p.b[k] * BUCKET + slot] = old.fp[s];
-		}
-	}
-	table_release(&old);
-	g->t = t;
-}
-
-/* Moves every entry (and extra, if not NULL) into a table of nb buckets.
- * Should the moves fail (they practically never do), it starts again
- * with another hash seed; the old table is freed only after success. */
-static void
-table_rebuild(struct guard *g, size_t nb, const struct entry *extra)
-{
-	struct table old = g->t, t;
-	uint64_t seed = old.seed;
-
-	for (;;) {
-		int ok = 1;
-
-		table_alloc(&t, nb);
-		t.seed = seed;
-		for (size_t s = 0; ok && s < old.nb * BUCKET; s++) {
-			struct entry e;
-
-			if (old.fp[s] == 0)
-				continue;
-			e = old.e[s];
-			ok = table_place(g, &t, &e) != NO_SLOT;
-		}
-		if (ok && extra != NULL) {
-			struct entry e = *extra;
-
-			ok = table_place(g, &t, &e) != NO_SLOT;
-		}
-		if (ok)
-			break;
-		table_release(&t);
-		seed = random_u64();
-	}
-	table_release(&old);
-	g->t = t;
-}
-
-/* Buckets for max_entries at the highest load. */
-static size_t
-max_buckets(const struct guard *g)
-{
-	return (g->max_entries + LOAD - 1) / LOAD;
-}
-
-/* The first size: doubling it reaches max_buckets() or a little more
- * (under 1/64 more), so that the table only ever grows by doubling. */
-static size_t
-start_buckets(const struct guard *g)
-{
-	size_t nb = max_buckets(g);
-
-	while (nb > MIN_BUCKETS)
-		nb = (nb + 1) / 2;
-	return nb;
-}
-
-/* Makes room for one more entry, if the cap allows it. */
-static void
-table_grow(struct guard *g)
-{
-	size_t max = max_buckets(g);
-
-	if (g->nentries + 1 <= g->t.nb * LOAD || g->t.nb >= max)
-		return;
-	if (g->t.nb * 2 <= max + max / 32)
-		table_double(g);
-	else
-		table_rebuild(g, max, NULL);	/* the cap was changed */
-}
-
-static struct entry *
-entry_find(const struct guard *g, const struct ipaddr *key)
-{
-	struct probe p;
-
-	if (g->nentries == 0)
-		return NULL;
-	probe_key(&g->t, key->a, &p);
-	return table_find(&g->t, key->a, &p);
-}
-
-static void
-entry_free_logs(struct guard *g, struct entry *e)
-{
-	g->log_bytes -= guard_elog_clear(&e->log, &e->nlog);
-}
-
-static void
-evict_slot(struct guard *g, size_t s)
-{
-	entry_free_logs(g, &g->t.e[s]);
-	g->t.fp[s] = 0;
-	g->nentries--;
-	g->stats.evictions++;
-	if (g->hooks.evicted != NULL)
-		g->hooks.evicted(g->hooks.ctx, 1);
-}
-
-/* Evicts the least recently active of the candidate slots that has no
- * login in flight. Blocks live elsewhere, so none is ever evicted. */
-static int
-evict_least_active(struct guard *g, const size_t *cand, unsigned n)
-{
-	size_t best = NO_SLOT;
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct entry *e = &g->t.e[cand[i]];
-
-		if (e->pending == 0 && (best == NO_SLOT ||
-		    e->last < g->t.e[best].last))
-			best = cand[i];
-	}
-	if (best == NO_SLOT)
-		return -1;
-	evict_slot(g, best);
-	return 0;
-}
-
-/* Evicts from the two buckets where a new key goes, making room for it:
- * a random sample of up to 16 entries, since where an entry lives has
- * nothing to do with its activity. */
-static int
-evict_for(struct guard *g, const struct probe *p)
-{
-	size_t cand[2 * BUCKET];
-	unsigned n = 0;
-
-	for (int k = 0; k < 2; k++) {
-		unsigned bits = bucket_match(g->t.fp + p->b[k] * BUCKET, 0) ^
-		    0x5555u;
-
-		if (k == 1 && p->b[1] == p->b[0])
-			break;
-		for (; bits != 0; bits &= bits - 1)
-			cand[n++] = first_slot(p->b[k], bits);
-	}
-	return evict_least_active(g, cand, n);
-}
-
-/* Evicts from a random sample of the table. */
-static int
-evict_one(struct guard *g)
-{
-	size_t n = g->t.nb * BUCKET, cand[EVICT_SAMPLES], s = 0;
-	unsigned seen = 0;
-
-	for (int i = 0; i < 4 * EVICT_SAMPLES && seen < EVICT_SAMPLES; i++) {
-		s = (size_t)(next_rand(g) % n);
-		if (g->t.fp[s] != 0)
-			cand[seen++] = s;
-	}
-	if (seen == EVICT_SAMPLES && evict_least_active(g, cand, seen) == 0)
-		return 0;
-	/* A sparse table, or logins in flight everywhere: go on in order
-	 * from there, so that whatever can be evicted is found. */
-	for (size_t i = 0; i < n; i++) {
-		s = s + 1 < n ? s + 1 : 0;
-		if (g->t.fp[s] != 0 && g->t.e[s].pending == 0) {
-			evict_slot(g, s);
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* The entry of key, created if needed; NULL only if the table is full
- * of entries that cannot be evicted. pr: key's probe, or NULL. */
-static struct entry *
+/* The entry of key, created if needed (NULL: the table is full of
+ * entries with logins in flight); evictions are reported. */
+static struct guard_entry *
 entry_get(struct guard *g, const struct ipaddr *key, uint64_t now,
-    const struct probe *pr)
+    const struct guard_probe *pr)
 {
-	uint32_t r = rel(g, now);
-	struct entry *e, fresh;
-	struct probe p;
-	size_t s;
+	uint64_t before = g->t.evictions;
+	struct guard_entry *e = guard_table_get(&g->t, key, rel(g, now), pr);
 
-	if (pr != NULL && probe_valid(&g->t, pr))
-		p = *pr;
-	else
-		probe_key(&g->t, key->a, &p);
-	if ((e = table_find(&g->t, key->a, &p)) != NULL) {
-		e->last = r;
-		return e;
-	}
-	if (g->nentries >= g->max_entries && evict_for(g, &p) < 0)
-		while (g->nentries >= g->max_entries)
-			if (evict_one(g) < 0)
-				return NULL;
-	table_grow(g);
-	memset(&fresh, 0, sizeof(fresh));
-	memcpy(fresh.key, key->a, 16);
-	fresh.last = r;
-	g->nentries++;
-	s = table_place(g, &g->t, &fresh);
-	if (s < MOVED_SLOT)
-		return &g->t.e[s];
-	if (s == NO_SLOT)
-		table_rebuild(g, g->t.nb, &fresh);
-	return entry_find(g, key);
+	report_evictions(g, before);
+	return e;
 }
 
 /* Moves the epoch forward before the stamps' offsets run out. Events
@@ -627,14 +148,7 @@ maybe_rebase(struct guard *g, uint64_t now)
 	/* After a long quiet spell the shift exceeds any stamp: all 0. */
 	shift64 = now - g->epoch - REBASE_KEEP;
 	shift = shift64 > UINT32_MAX ? UINT32_MAX : (uint32_t)shift64;
-	for (size_t s = 0; s < g->t.nb * BUCKET; s++) {
-		struct entry *en = &g->t.e[s];
-
-		if (g->t.fp[s] == 0)
-			continue;
-		en->last = en->last > shift ? en->last - shift : 0;
-		guard_elog_shift(&en->log, en->nlog, shift);
-	}
+	guard_table_shift(&g->t, shift);
 	for (size_t b = 0; b < g->nubuckets; b++)
 		for (struct user_entry *u = g->users[b]; u; u = u->next)
 			guard_log_shift(u->log, shift);
@@ -652,15 +166,12 @@ guard_new(size_t max_tracked, const struct guard_hooks *hooks)
 
 	if (hooks != NULL)
 		g->hooks = *hooks;
-	g->max_entries = max_tracked ? max_tracked : 1;
 	g->ipv6_prefix = 64;
 	g->seed = random_u64();
-	g->rng = random_u64() | 1;
 	rangeset_init(&g->blocks);
 	rangeset_init(&g->allow);
 	rangeset_init(&g->deny);
-	table_alloc(&g->t, start_buckets(g));
-	g->t.seed = random_u64();
+	guard_table_init(&g->t, max_tracked);
 	return g;
 }
 
@@ -699,10 +210,7 @@ guard_free(struct guard **gp)
 
 	if (g == NULL)
 		return;
-	for (size_t s = 0; s < g->t.nb * BUCKET; s++)
-		if (g->t.fp[s] != 0)
-			entry_free_logs(g, &g->t.e[s]);
-	table_release(&g->t);
+	guard_table_free(&g->t);
 	free_users(g);
 	rangeset_free(&g->blocks, free_value, NULL);
 	rangeset_free(&g->allow, free_value, NULL);
@@ -763,17 +271,10 @@ guard_set_rules(struct guard *g, const struct guard_rule *rules, size_t n)
 void
 guard_set_max_tracked(struct guard *g, size_t max_tracked)
 {
-	size_t need;
+	uint64_t before = g->t.evictions;
 
-	g->max_entries = max_tracked ? max_tracked : 1;
-	while (g->nentries > g->max_entries && evict_one(g) == 0)
-		;
-	/* A smaller cap: a smaller table, big enough for what is left. */
-	need = (g->nentries + LOAD - 1) / LOAD;
-	if (need < max_buckets(g))
-		need = max_buckets(g);
-	if (g->t.nb > need)
-		table_rebuild(g, need, NULL);
+	guard_table_set_max(&g->t, max_tracked);
+	report_evictions(g, before);
 }
 
 void
@@ -877,10 +378,10 @@ guard_block_add(struct guard *g, const struct guard_block *b)
 static void
 block_ended(struct guard *g, const struct cidr *range)
 {
-	struct entry *e = entry_find(g, &range->addr);
+	struct guard_entry *e = guard_table_find(&g->t, &range->addr);
 
 	if (e != NULL && guard_key(g, &range->addr).prefix == range->prefix)
-		entry_free_logs(g, e);
+		guard_table_clear_logs(&g->t, e);
 }
 
 int
@@ -1127,8 +628,8 @@ fire_block(struct guard *g, const struct guard_rule *r,
  * The caller has run block_check(): st->own is key's live block. */
 static void
 count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
-    enum guard_proto proto, uint64_t now, struct entry *e,
-    struct block_state *st, const struct probe *pr)
+    enum guard_proto proto, uint64_t now, struct guard_entry *e,
+    struct block_state *st, const struct guard_probe *pr)
 {
 	uint32_t t;
 
@@ -1138,7 +639,7 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 	if (e == NULL && (e = entry_get(g, &key->addr, now, pr)) == NULL)
 		return;
 	t = rel(g, now);
-	g->log_bytes += guard_elog_add(&e->log, &e->nlog, ev, t, proto,
+	g->t.log_bytes += guard_elog_add(&e->log, &e->nlog, ev, t, proto,
 	    &g->policy);
 	for (unsigned i = 0; i < g->ev_nrules[ev]; i++) {
 		const struct guard_rule *r = &g->rules[g->ev_rules[ev][i]];
@@ -1166,13 +667,13 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 
 /* The first thing an event does: if it is counted, start fetching the
  * entry of its counting key; returns p, or NULL. */
-static struct probe *
+static struct guard_probe *
 start_probe(struct guard *g, const struct cidr *key, enum guard_event ev,
-    enum guard_proto proto, struct probe *p)
+    enum guard_proto proto, struct guard_probe *p)
 {
 	if (!(g->counted[ev] & (1u << proto)))
 		return NULL;
-	probe_key(&g->t, key->addr.a, p);
+	guard_table_probe(&g->t, key->addr.a, p);
 	return p;
 }
 
@@ -1205,7 +706,7 @@ guard_connect(struct guard *g, const struct ipaddr *ip,
 	struct guard_list_entry *l;
 	struct block_state st;
 	struct cidr key = guard_key(g, ip);
-	struct probe pr, *prp = start_probe(g, &key, GUARD_EV_CONNECT, proto,
+	struct guard_probe pr, *prp = start_probe(g, &key, GUARD_EV_CONNECT, proto,
 	    &pr);
 
 	l = list_match(g, ip, now);
@@ -1235,14 +736,14 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now, struct guard_login *t)
 {
 	const struct guard_list_entry *l;
-	struct entry *e;
-	struct probe pr;
+	struct guard_entry *e;
+	struct guard_probe pr;
 
 	memset(t, 0, sizeof(*t));
 	t->key = guard_key(g, ip);
 	t->ip = *ip;
 	t->proto = proto;
-	probe_key(&g->t, t->key.addr.a, &pr);
+	guard_table_probe(&g->t, t->key.addr.a, &pr);
 	l = list_match(g, ip, now);
 	if (l != NULL && l->list == GUARD_ALLOW) {
 		t->listed_allow = 1;
@@ -1253,7 +754,7 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
 		return;
 	if (e->pending < UINT16_MAX)
 		e->pending++;
-	t->hint = (size_t)(e - g->t.e) + 1;
+	t->hint = guard_table_hint(&g->t, e);
 	/* The end checks the key's block and may count a failure: fetch
 	 * them meanwhile (the password check is much slower). */
 	rangeset_prefetch(&g->blocks, &t->key);
@@ -1262,31 +763,18 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
 		__builtin_prefetch(e->log.ring[GUARD_EV_AUTH_FAIL]);
 }
 
-/* The entry of a login ticket: where it was at the begin, unless the
- * table has changed since. */
-static struct entry *
-ticket_entry(const struct guard *g, const struct guard_login *t)
-{
-	size_t s = t->hint - 1;
-
-	if (t->hint != 0 && s < g->t.nb * BUCKET && g->t.fp[s] != 0 &&
-	    memcmp(g->t.e[s].key, t->key.addr.a, 16) == 0)
-		return &g->t.e[s];
-	return entry_find(g, &t->key.addr);
-}
-
 enum guard_login_result
 guard_login_end(struct guard *g, const struct guard_login *t,
     int password_ok, const char *user, uint64_t now)
 {
-	struct entry *e;
+	struct guard_entry *e;
 	struct block_state st;
 	int doomed = 0;
 
 	(void)user;
 	if (t->listed_allow)
 		return password_ok ? GUARD_LOGIN_OK : GUARD_LOGIN_FAILED;
-	e = ticket_entry(g, t);
+	e = guard_table_at(&g->t, t->hint, &t->key.addr);
 	if (e != NULL && e->pending > 0)
 		e->pending--;
 	block_check(g, &t->ip, &t->key, now, &st);
@@ -1334,7 +822,7 @@ guard_session_end(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, int accepted_message, uint64_t now)
 {
 	struct block_state st;
-	struct probe pr, *prp;
+	struct guard_probe pr, *prp;
 	struct cidr key;
 
 	if (accepted_message)
@@ -1354,7 +842,7 @@ guard_unknown_rcpt(struct guard *g, const struct ipaddr *ip,
 {
 	struct block_state st;
 	struct cidr key = guard_key(g, ip);
-	struct probe pr, *prp = start_probe(g, &key, GUARD_EV_UNKNOWN_RCPT,
+	struct guard_probe pr, *prp = start_probe(g, &key, GUARD_EV_UNKNOWN_RCPT,
 	    proto, &pr);
 
 	if (listed_allow(g, ip, now))
@@ -1395,14 +883,14 @@ user_get(struct guard *g, const char *user)
 
 	for (const char *p = user; *p != '\0'; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h = mix64(h);
+	h = guard_mix64(h);
 	if (g->nubuckets == 0 || g->nusers >= g->nubuckets)
 		users_grow(g);
 	b = (size_t)(h & (g->nubuckets - 1));
 	for (u = g->users[b]; u != NULL; u = u->next)
 		if (u->hash == h && strcmp(u->name, user) == 0)
 			return u;
-	if (g->nusers >= g->max_entries)
+	if (g->nusers >= g->t.max)
 		return NULL;
 	u = xcalloc(1, sizeof(*u));
 	u->hash = h;
@@ -1456,13 +944,13 @@ void
 guard_get_stats(const struct guard *g, struct guard_stats *st)
 {
 	*st = g->stats;
-	st->tracked = g->nentries;
+	st->evictions = g->t.evictions;
+	st->tracked = g->t.n;
 	st->blocked = g->blocks.map.count;
 }
 
 size_t
 guard_memory(const struct guard *g)
 {
-	return g->t.nb * BUCKET * (sizeof(struct entry) + sizeof(*g->t.fp)) +
-	    g->log_bytes;
+	return guard_table_memory(&g->t);
 }

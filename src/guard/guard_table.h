@@ -1,0 +1,96 @@
+/* The guard's tracking table (internal to src/guard): one entry per
+ * counting key, holding its event logs, in a bounded hash table that
+ * evicts the least recently active entries when full. */
+#ifndef MW_GUARD_GUARD_TABLE_H
+#define MW_GUARD_GUARD_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ipaddr.h"
+#include "guard/guard_log.h"
+
+struct guard_entry {
+	_Alignas(64) uint8_t key[16];
+	uint32_t last;			/* last activity, for eviction */
+	uint16_t pending;		/* logins being checked */
+	uint8_t nlog;			/* see union guard_elog */
+	uint8_t spare;
+	union guard_elog log;
+};
+
+_Static_assert(sizeof(struct guard_entry) == 64,
+    "an entry is one cache line");
+
+struct guard_slots {
+	struct guard_entry *e;		/* nb * BUCKET slots */
+	uint16_t *fp;			/* per slot; 0: empty */
+	void *mem;			/* e and fp, before alignment */
+	size_t nb;			/* buckets */
+	uint64_t seed;
+};
+
+/* Where a key may be: its two buckets, its preferred pair of slots in
+ * each (home, home + 1: 128 aligned bytes), and its fingerprint. */
+struct guard_probe {
+	size_t b[2];
+	unsigned home[2];
+	uint16_t fp;
+	size_t nb;			/* of the table it was made for */
+	uint64_t seed;
+};
+
+/* A 64-bit mixer (keyed hashing of addresses and user names). */
+static inline uint64_t
+guard_mix64(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	return x ^ (x >> 32);
+}
+
+struct guard_table {
+	struct guard_slots s;
+	size_t n, max;			/* entries; at most */
+	uint64_t rng;			/* xorshift: samples, moves */
+	size_t log_bytes;		/* held by the entries' rings */
+	uint64_t evictions;		/* since the start */
+};
+
+/* An empty table for at most max entries (0: 1). */
+void guard_table_init(struct guard_table *tt, size_t max);
+/* Frees the entries' logs and the table. */
+void guard_table_free(struct guard_table *tt);
+/* A smaller cap evicts down to it (never entries with logins in flight)
+ * and shrinks the table. */
+void guard_table_set_max(struct guard_table *tt, size_t max);
+
+/* Makes key's probe and starts fetching where the entry may be: an
+ * event does this first, so that its other work overlaps the fetch. */
+void guard_table_probe(const struct guard_table *tt, const uint8_t key[16],
+    struct guard_probe *p);
+/* The entry of key, or NULL. */
+struct guard_entry *guard_table_find(const struct guard_table *tt,
+    const struct ipaddr *key);
+/* The entry of key, created (evicting if at the cap) if needed; its last
+ * activity set to r. NULL only if every entry has logins in flight.
+ * pr: key's probe, or NULL. Entries may move: pointers last until the
+ * next call that creates one. */
+struct guard_entry *guard_table_get(struct guard_table *tt,
+    const struct ipaddr *key, uint32_t r, const struct guard_probe *pr);
+/* A hint for finding e again (never 0), and the entry of key by such a
+ * hint: quick if it has not moved since. */
+size_t guard_table_hint(const struct guard_table *tt,
+    const struct guard_entry *e);
+struct guard_entry *guard_table_at(const struct guard_table *tt,
+    size_t hint, const struct ipaddr *key);
+/* Forgets e's events. */
+void guard_table_clear_logs(struct guard_table *tt, struct guard_entry *e);
+/* Takes shift off every entry's stamps (the guard's epoch moved). */
+void guard_table_shift(struct guard_table *tt, uint32_t shift);
+/* Bytes held: slots, fingerprints and logs. */
+size_t guard_table_memory(const struct guard_table *tt);
+
+#endif
