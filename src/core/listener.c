@@ -147,23 +147,29 @@ fail:
 	return -1;
 }
 
-/* Gives l the drop filter it should have: none behind a proxy. */
-static void
+/* Gives l the drop filter it should have: none behind a proxy. -1 when
+ * the kernel refuses (logged). */
+static int
 filter_update(struct listener *l)
 {
-	int want = !l->proxy && drop.n > 0;
+	int want = !l->proxy && drop.n > 0, rc = 0;
 
 	if (l->filter_gen == drop.gen * 2 + (unsigned)want)
-		return;
-	if (filterd_attach(l->fd, drop.ranges, want ? drop.n : 0) < 0)
+		return 0;
+	if (filterd_attach(l->fd, drop.ranges, want ? drop.n : 0) < 0) {
 		log_warn("listener", 0, "event=filter-failed listener=%s "
 		    "error=\"%s\"", l->name, strerror(errno));
+		rc = -1;
+	}
 	l->filter_gen = drop.gen * 2 + (unsigned)want;
+	return rc;
 }
 
-void
+int
 listener_set_drops(const struct cidr *ranges, size_t n)
 {
+	int rc = 0;
+
 	if (n > SOCKFILTER_MAX_RANGES)
 		n = SOCKFILTER_MAX_RANGES;
 	if (n > 0)
@@ -171,7 +177,9 @@ listener_set_drops(const struct cidr *ranges, size_t n)
 	drop.n = n;
 	drop.gen++;
 	for (struct listener *l = open_list; l != NULL; l = l->next_open)
-		filter_update(l);
+		if (filter_update(l) < 0)
+			rc = -1;
+	return rc;
 }
 
 static void
@@ -217,7 +225,7 @@ listener_apply(struct listener *l, int enabled, const char *address,
 		return 0;
 	}
 	if (l->ev != NULL && strcmp(l->address, address) == 0) {
-		filter_update(l);	/* L.proxy-protocol may have changed */
+		(void)filter_update(l);	/* L.proxy-protocol may have changed */
 		return 0;
 	}
 	if (settings_split_address(address, host, sizeof(host), &port) < 0) {
@@ -243,7 +251,7 @@ listener_apply(struct listener *l, int enabled, const char *address,
 	}
 	l->fd = fd;
 	l->filter_gen = 0;
-	filter_update(l);
+	(void)filter_update(l);
 	l->next_open = open_list;
 	open_list = l;
 	str_copy(l->address, sizeof(l->address), address);

@@ -45,8 +45,8 @@ void listener_close(struct listener *l);
 /* Packets from these n ranges are dropped in the kernel (core/filterd.h)
  * on every open listener that does not take PROXY headers (there the
  * source is the proxy), now and on listeners opened or switched later;
- * n == 0 drops nothing. A copy is kept. Logs, and carries on, where the
- * kernel refuses. */
-void listener_set_drops(const struct cidr *ranges, size_t n);
+ * n == 0 drops nothing. A copy is kept. -1 (logged) when the kernel
+ * refused it on a listener. */
+int listener_set_drops(const struct cidr *ranges, size_t n);
 
 #endif

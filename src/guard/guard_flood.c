@@ -16,12 +16,13 @@ static struct {
 	size_t n;
 	uint64_t total;
 	int full_logged;	/* "set full" said since it last had room */
+	int unavailable;	/* the kernel refused: replies only */
 } fl;
 
-static void
+static int
 publish(void)
 {
-	listener_set_drops(fl.set, fl.n);
+	return listener_set_drops(fl.set, fl.n);
 }
 
 static int
@@ -40,7 +41,8 @@ guard_flood_add(struct guard *g, const struct cidr *range,
 {
 	char text[IPADDR_STRLEN + 8];
 
-	if (dropped(range) || !guard_refuses_range(g, range, now))
+	if (fl.unavailable || dropped(range) ||
+	    !guard_refuses_range(g, range, now))
 		return;
 	cidr_str(range, text, sizeof(text));
 	if (fl.n == SOCKFILTER_MAX_RANGES) {
@@ -54,8 +56,17 @@ guard_flood_add(struct guard *g, const struct cidr *range,
 	fl.set[fl.n] = *range;
 	fl.since[fl.n] = now;
 	fl.n++;
+	if (publish() < 0) {
+		/* Not here (a kernel that wants CAP_NET_ADMIN, no helper):
+		 * refusals go on with a reply, without asking again. */
+		fl.n--;
+		(void)publish();
+		fl.unavailable = 1;
+		LOG_AT(LOG_FILE_INTRUSION, LOG_WARN, "guard", 0,
+		    "event=flood-drop-unavailable ip=%s", text);
+		return;
+	}
 	fl.total++;
-	publish();
 	LOG_AT(LOG_FILE_INTRUSION, LOG_WARN, "guard", 0,
 	    "event=flood-drop ip=%s refused=%u", text, refused);
 }
@@ -82,7 +93,7 @@ guard_flood_check(struct guard *g, uint64_t now)
 	}
 	if (fl.n != before) {
 		fl.full_logged = 0;
-		publish();
+		(void)publish();
 	}
 }
 
@@ -101,9 +112,10 @@ guard_flood_total(void)
 void
 guard_flood_clear(void)
 {
+	fl.unavailable = 0;
 	if (fl.n == 0)
 		return;
 	fl.n = 0;
 	fl.full_logged = 0;
-	publish();
+	(void)publish();
 }

@@ -21,7 +21,8 @@ void guard_flood_check(struct guard *g, uint64_t now);
 /* Ranges dropped now; ranges dropped since the start. */
 size_t guard_flood_count(void);
 uint64_t guard_flood_total(void);
-/* Ends every drop and removes the filter (guard.flood-drop 0, stop). */
+/* Ends every drop and removes the filter (guard.flood-drop 0, stop);
+ * after a kernel refusal, drops are tried again from now on. */
 void guard_flood_clear(void);
 
 #endif
