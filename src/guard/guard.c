@@ -736,31 +736,24 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now, struct guard_login *t)
 {
 	const struct guard_list_entry *l;
-	struct guard_entry *e;
 	struct guard_probe pr;
 
+	(void)now;
 	memset(t, 0, sizeof(*t));
 	t->key = guard_key(g, ip);
 	t->ip = *ip;
 	t->proto = proto;
-	guard_table_probe(&g->t, t->key.addr.a, &pr);
 	l = list_match(g, ip, now);
 	if (l != NULL && l->list == GUARD_ALLOW) {
 		t->listed_allow = 1;
 		return;
 	}
-	e = entry_get(g, &t->key.addr, now, &pr);
-	if (e == NULL)
-		return;
-	if (e->pending < UINT16_MAX)
-		e->pending++;
-	t->hint = guard_table_hint(&g->t, e);
-	/* The end checks the key's block and may count a failure: fetch
-	 * them meanwhile (the password check is much slower). */
+	/* Counted in flight at once, in a small table apart from the
+	 * entries; the end needs the key's entry and block: they are
+	 * fetched while the password is checked (much slower than this). */
+	guard_table_flight_begin(&g->t, t->key.addr.a);
+	guard_table_probe(&g->t, t->key.addr.a, &pr);
 	rangeset_prefetch(&g->blocks, &t->key);
-	if (e->nlog == GUARD_ELOG_RINGS &&
-	    e->log.ring[GUARD_EV_AUTH_FAIL] != NULL)
-		__builtin_prefetch(e->log.ring[GUARD_EV_AUTH_FAIL]);
 }
 
 enum guard_login_result
@@ -769,18 +762,18 @@ guard_login_end(struct guard *g, const struct guard_login *t,
 {
 	struct guard_entry *e;
 	struct block_state st;
+	unsigned pending;
 	int doomed = 0;
 
 	(void)user;
 	if (t->listed_allow)
 		return password_ok ? GUARD_LOGIN_OK : GUARD_LOGIN_FAILED;
-	e = guard_table_at(&g->t, t->hint, &t->key.addr);
-	if (e != NULL && e->pending > 0)
-		e->pending--;
+	pending = guard_table_flight_end(&g->t, t->key.addr.a);
+	e = guard_table_find(&g->t, &t->key.addr);
 	block_check(g, &t->ip, &t->key, now, &st);
 	if (st.strongest != NULL) {
 		doomed = 1;
-	} else if (password_ok && e != NULL) {
+	} else if (password_ok) {
 		/* Failures made plus attempts still in flight (counted as
 		 * failures until they say otherwise) must stay below every
 		 * blocking login rule's count for this attempt to be one
@@ -791,11 +784,11 @@ guard_login_end(struct guard *g, const struct guard_login *t,
 			    &g->rules[g->ev_rules[GUARD_EV_AUTH_FAIL][i]];
 
 			if (rule_applies(r, GUARD_EV_AUTH_FAIL, t->proto) &&
-			    rule_blocks(r) &&
+			    rule_blocks(r) && (e != NULL ?
 			    guard_elog_count(&e->log, e->nlog,
 			    GUARD_EV_AUTH_FAIL, window_start(g, now,
-			    r->window_ms), r->count, r->protocols) +
-			    e->pending >= r->count)
+			    r->window_ms), r->count, r->protocols) : 0) +
+			    pending >= r->count)
 				doomed = 1;
 		}
 	}

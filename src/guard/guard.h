@@ -184,7 +184,6 @@ struct guard_login {
 	struct ipaddr ip;
 	enum guard_proto proto;
 	int listed_allow;
-	size_t hint;		/* internal: where the entry was, + 1 */
 };
 void guard_login_begin(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now, struct guard_login *t);

@@ -32,6 +32,9 @@
 #define MOVED_SLOT ((size_t)-2)
 
 #define EVICT_SAMPLES 16
+#define FLIGHT_MIN 64		/* slots of the in-flight table at first */
+
+static int in_flight(const struct guard_table *tt, const uint8_t key[16]);
 
 
 /* A cheap PRNG: samples and moves need spread, not secrecy. */
@@ -377,7 +380,7 @@ evict_least_active(struct guard_table *tt, const size_t *cand, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		const struct guard_entry *e = &tt->s.e[cand[i]];
 
-		if (e->pending == 0 && (best == NO_SLOT ||
+		if (!in_flight(tt, e->key) && (best == NO_SLOT ||
 		    e->last < tt->s.e[best].last))
 			best = cand[i];
 	}
@@ -426,7 +429,7 @@ evict_one(struct guard_table *tt)
 	 * from there, so that whatever can be evicted is found. */
 	for (size_t i = 0; i < n; i++) {
 		s = s + 1 < n ? s + 1 : 0;
-		if (tt->s.fp[s] != 0 && tt->s.e[s].pending == 0) {
+		if (tt->s.fp[s] != 0 && !in_flight(tt, tt->s.e[s].key)) {
 			evict_slot(tt, s);
 			return 0;
 		}
@@ -477,6 +480,95 @@ guard_table_init(struct guard_table *tt, size_t max)
 	tt->rng = random_u64() | 1;
 	table_alloc(&tt->s, start_buckets(tt));
 	tt->s.seed = random_u64();
+	tt->fl_seed = random_u64();
+}
+
+/* The in-flight table: linear probing, at most half full. */
+
+static size_t
+flight_home(const struct guard_table *tt, const uint8_t key[16])
+{
+	uint64_t hi, lo;
+
+	memcpy(&hi, key, 8);
+	memcpy(&lo, key + 8, 8);
+	return (size_t)guard_mix64(guard_mix64(hi ^ tt->fl_seed) ^ lo) &
+	    (tt->fl_cap - 1);
+}
+
+/* The slot of key, or the empty slot where it would go. */
+static size_t
+flight_slot(const struct guard_table *tt, const uint8_t key[16])
+{
+	size_t i = flight_home(tt, key);
+
+	while (tt->fl[i].n != 0 && memcmp(tt->fl[i].key, key, 16) != 0)
+		i = (i + 1) & (tt->fl_cap - 1);
+	return i;
+}
+
+static int
+in_flight(const struct guard_table *tt, const uint8_t key[16])
+{
+	return tt->fl_n != 0 && tt->fl[flight_slot(tt, key)].n != 0;
+}
+
+static void
+flight_grow(struct guard_table *tt)
+{
+	struct guard_flight *old = tt->fl;
+	size_t cap = tt->fl_cap;
+
+	tt->fl_cap = cap ? 2 * cap : FLIGHT_MIN;
+	tt->fl = xcalloc(tt->fl_cap, sizeof(*tt->fl));
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].n != 0)
+			tt->fl[flight_slot(tt, old[i].key)] = old[i];
+	free(old);
+}
+
+void
+guard_table_flight_begin(struct guard_table *tt, const uint8_t key[16])
+{
+	size_t i;
+
+	if (2 * (tt->fl_n + 1) > tt->fl_cap)
+		flight_grow(tt);
+	i = flight_slot(tt, key);
+	if (tt->fl[i].n == 0) {
+		memcpy(tt->fl[i].key, key, 16);
+		tt->fl_n++;
+	}
+	if (tt->fl[i].n < UINT32_MAX)
+		tt->fl[i].n++;
+}
+
+unsigned
+guard_table_flight_end(struct guard_table *tt, const uint8_t key[16])
+{
+	size_t i, j;
+
+	if (tt->fl_n == 0)
+		return 0;
+	i = flight_slot(tt, key);
+	if (tt->fl[i].n == 0)
+		return 0;	/* not begun: a broken contract, tolerated */
+	if (--tt->fl[i].n != 0)
+		return tt->fl[i].n;
+	tt->fl_n--;
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	for (j = (i + 1) & (tt->fl_cap - 1); tt->fl[j].n != 0;
+	    j = (j + 1) & (tt->fl_cap - 1)) {
+		size_t home = flight_home(tt, tt->fl[j].key);
+
+		if (((j - home) & (tt->fl_cap - 1)) >=
+		    ((j - i) & (tt->fl_cap - 1))) {
+			tt->fl[i] = tt->fl[j];
+			tt->fl[j].n = 0;
+			i = j;
+		}
+	}
+	return 0;
 }
 
 void
@@ -486,6 +578,9 @@ guard_table_free(struct guard_table *tt)
 		if (tt->s.fp[s] != 0)
 			guard_table_clear_logs(tt, &tt->s.e[s]);
 	table_release(&tt->s);
+	free(tt->fl);
+	tt->fl = NULL;
+	tt->fl_cap = tt->fl_n = 0;
 }
 
 void
@@ -509,24 +604,6 @@ guard_table_probe(const struct guard_table *tt, const uint8_t key[16],
     struct guard_probe *p)
 {
 	probe_key(&tt->s, key, p);
-}
-
-size_t
-guard_table_hint(const struct guard_table *tt, const struct guard_entry *e)
-{
-	return (size_t)(e - tt->s.e) + 1;
-}
-
-struct guard_entry *
-guard_table_at(const struct guard_table *tt, size_t hint,
-    const struct ipaddr *key)
-{
-	size_t s = hint - 1;
-
-	if (hint != 0 && s < tt->s.nb * BUCKET && tt->s.fp[s] != 0 &&
-	    memcmp(tt->s.e[s].key, key->a, 16) == 0)
-		return &tt->s.e[s];
-	return guard_table_find(tt, key);
 }
 
 void

@@ -13,9 +13,9 @@
 struct guard_entry {
 	_Alignas(64) uint8_t key[16];
 	uint32_t last;			/* last activity, for eviction */
-	uint16_t pending;		/* logins being checked */
+	uint16_t spare;
 	uint8_t nlog;			/* see union guard_elog */
-	uint8_t spare;
+	uint8_t spare2;
 	union guard_elog log;
 };
 
@@ -51,12 +51,25 @@ guard_mix64(uint64_t x)
 	return x ^ (x >> 32);
 }
 
+/* Logins being checked for one key. */
+struct guard_flight {
+	uint8_t key[16];
+	uint32_t n;			/* 0: empty slot */
+};
+
 struct guard_table {
 	struct guard_slots s;
 	size_t n, max;			/* entries; at most */
 	uint64_t rng;			/* xorshift: samples, moves */
 	size_t log_bytes;		/* held by the entries' rings */
 	uint64_t evictions;		/* since the start */
+	/* Logins in flight, by key: a small table apart from the entries
+	 * (as many keys as logins being checked), so that starting a login
+	 * touches no entry and its entry is fetched while the password is
+	 * checked. An entry with logins in flight is never evicted. */
+	struct guard_flight *fl;
+	size_t fl_cap, fl_n;		/* fl_cap: a power of two */
+	uint64_t fl_seed;
 };
 
 /* An empty table for at most max entries (0: 1). */
@@ -80,12 +93,11 @@ struct guard_entry *guard_table_find(const struct guard_table *tt,
  * next call that creates one. */
 struct guard_entry *guard_table_get(struct guard_table *tt,
     const struct ipaddr *key, uint32_t r, const struct guard_probe *pr);
-/* A hint for finding e again (never 0), and the entry of key by such a
- * hint: quick if it has not moved since. */
-size_t guard_table_hint(const struct guard_table *tt,
-    const struct guard_entry *e);
-struct guard_entry *guard_table_at(const struct guard_table *tt,
-    size_t hint, const struct ipaddr *key);
+/* A login for key starts / ends; the end returns how many others are
+ * still in flight. */
+void guard_table_flight_begin(struct guard_table *tt, const uint8_t key[16]);
+unsigned guard_table_flight_end(struct guard_table *tt,
+    const uint8_t key[16]);
 /* Forgets e's events. */
 void guard_table_clear_logs(struct guard_table *tt, struct guard_entry *e);
 /* Takes shift off every entry's stamps (the guard's epoch moved). */

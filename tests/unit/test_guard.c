@@ -10,6 +10,7 @@
 
 #include "core/ipaddr.h"
 #include "guard/guard.h"
+#include "guard/guard_table.h"
 #include "harness.h"
 #include "harness_addr.h"
 
@@ -868,6 +869,98 @@ test_login_parallel(void)
 			CHECK(fired == (cases[c].wrong >= 5 ? 1u : 0u));
 		}
 	}
+}
+
+static struct ipaddr growth_ip(unsigned i);
+
+/* The in-flight table against a model: random begins and ends over keys
+ * that collide often (few slots for many keys at the start), checking
+ * every count the table returns. */
+static void
+test_flight_table_model(void)
+{
+	enum { KEYS = 700, OPS = 300000 };
+	static unsigned model[KEYS];
+	struct guard_table tt;
+	unsigned bad = 0;
+
+	guard_table_init(&tt, 1000);
+	for (unsigned op = 0; op < OPS; op++) {
+		unsigned k = (unsigned)(rng() % KEYS);
+		struct ipaddr ip = growth_ip(k);
+
+		/* Ends a little more often than begins: keys come and go. */
+		if (model[k] > 0 && rng() % 100 < 52) {
+			model[k]--;
+			bad += guard_table_flight_end(&tt, ip.a) != model[k];
+		} else {
+			guard_table_flight_begin(&tt, ip.a);
+			model[k]++;
+		}
+	}
+	CHECK(bad == 0);
+	for (unsigned k = 0; k < KEYS; k++) {
+		struct ipaddr ip = growth_ip(k);
+
+		while (model[k] > 0) {
+			model[k]--;
+			bad += guard_table_flight_end(&tt, ip.a) != model[k];
+		}
+		/* Never begun (or all ended): 0, nothing changes. */
+		bad += guard_table_flight_end(&tt, ip.a) != 0;
+	}
+	CHECK(bad == 0);
+	CHECK(tt.fl_n == 0);
+	guard_table_free(&tt);
+}
+
+/* Many addresses with logins in flight at once, begun and ended
+ * interleaved: each address's count is its own (the in-flight table
+ * grows and deletes without losing one). */
+static void
+test_login_flights_many_addresses(void)
+{
+	enum { N = 3000, K = 5 };
+	static struct guard_login t[N][K + 1];
+	struct guard *g = new_guard(100000);
+	unsigned ok = 0, blocked = 0;
+
+	set_one_rule(g, rule_of("invalid-login", GUARD_EV_AUTH_FAIL,
+	    ALL_PROTOS, K, MIN, MIN, GUARD_BLOCK_LOGINS));
+	/* Address i has K - 1 + (i % 2) wrong passwords in flight, then a
+	 * right one. */
+	for (unsigned j = 0; j <= K; j++)
+		for (unsigned i = 0; i < N; i++) {
+			struct ipaddr ip = growth_ip(i);
+
+			if (j < K - 1 + i % 2 || j == K)
+				guard_login_begin(g, &ip, GUARD_IMAP, T0,
+				    &t[i][j]);
+		}
+	/* The right ones end first: allowed only with K - 1 in flight. */
+	for (unsigned i = 0; i < N; i++) {
+		enum guard_login_result r = guard_login_end(g, &t[i][K], 1,
+		    "u", T0);
+
+		CHECK(r == (i % 2 ? GUARD_LOGIN_BLOCKED : GUARD_LOGIN_OK));
+		ok += r == GUARD_LOGIN_OK;
+		blocked += r == GUARD_LOGIN_BLOCKED;
+	}
+	CHECK(ok == N / 2 && blocked == N / 2);
+	/* Then the wrong ones, from the last address to the first. */
+	for (unsigned i = N; i-- > 0;)
+		for (unsigned j = 0; j < K - 1 + i % 2; j++)
+			CHECK(guard_login_end(g, &t[i][j], 0, "u", T0) !=
+			    GUARD_LOGIN_OK);
+	CHECK(stats(g).blocked == N / 2);
+	/* Nothing is left in flight: a right password from an unblocked
+	 * address, with its K - 1 failures made, still gets in. */
+	for (unsigned i = 0; i < N; i += 2) {
+		struct ipaddr ip = growth_ip(i);
+
+		CHECK(login(g, &ip, 1, T0 + 1) == GUARD_LOGIN_OK);
+	}
+	guard_free(&g);
 }
 
 /* Mixed: some failures already made, some in flight. */
@@ -2887,6 +2980,8 @@ static const struct harness_test tests[] = {
 	TEST(test_login_block_and_expiry),
 	TEST(test_login_parallel),
 	TEST(test_login_made_plus_in_flight),
+	TEST(test_login_flights_many_addresses),
+	TEST(test_flight_table_model),
 	TEST(test_login_success_not_counted),
 	TEST(test_escalation),
 	TEST(test_brute_force_refuses_connect),
