@@ -770,6 +770,11 @@ guard_login_end(struct guard *g, const struct guard_login *t,
 		return password_ok ? GUARD_LOGIN_OK : GUARD_LOGIN_FAILED;
 	pending = guard_table_flight_end(&g->t, t->key.addr.a);
 	e = guard_table_find(&g->t, &t->key.addr);
+	/* A failure is added to the ring: fetch it while the block is
+	 * checked. */
+	if (!password_ok && e != NULL && e->nlog == GUARD_ELOG_RINGS &&
+	    e->log.ring[GUARD_EV_AUTH_FAIL] != NULL)
+		guard_log_prefetch(e->log.ring[GUARD_EV_AUTH_FAIL]);
 	block_check(g, &t->ip, &t->key, now, &st);
 	if (st.strongest != NULL) {
 		doomed = 1;

@@ -32,6 +32,9 @@ struct guard_log {
  * the bytes the log grew by. */
 size_t guard_log_add(struct guard_log **lp, uint32_t t, unsigned proto,
     uint16_t max);
+/* Starts fetching l: its header and the lines its newest stamps and
+ * those a count checks (up to 64 back) are in. */
+void guard_log_prefetch(const struct guard_log *l);
 /* Bytes held by l (0 for NULL). */
 size_t guard_log_size(const struct guard_log *l);
 /* 1 if at least count events of the protocols in mask happened at or
