@@ -104,6 +104,7 @@ cidrmap_put(struct cidrmap *m, const struct cidr *key, void *value)
 			update_lengths(m);
 	}
 	m->slots[i].key = *key;
+	m->slots[i].tag = 0;
 	m->slots[i].value = value;
 	return prev;
 }
@@ -114,6 +115,32 @@ cidrmap_get(const struct cidrmap *m, const struct cidr *key)
 	if (m->count == 0)
 		return NULL;
 	return m->slots[find_slot(m, key)].value;
+}
+
+void
+cidrmap_set_tag(struct cidrmap *m, const struct cidr *key, uint32_t tag)
+{
+	size_t i;
+
+	if (m->count == 0)
+		return;
+	i = find_slot(m, key);
+	if (m->slots[i].value != NULL)
+		m->slots[i].tag = tag;
+}
+
+void *
+cidrmap_get_tag(const struct cidrmap *m, const struct cidr *key,
+    uint32_t *tag_r)
+{
+	size_t i;
+
+	*tag_r = 0;
+	if (m->count == 0)
+		return NULL;
+	i = find_slot(m, key);
+	*tag_r = m->slots[i].tag;
+	return m->slots[i].value;
 }
 
 void *

@@ -11,6 +11,7 @@
 
 struct cidrmap_slot {
 	struct cidr key;
+	uint32_t tag;		/* the owner's summary of value (see below) */
 	void *value;		/* NULL: empty slot */
 };
 
@@ -30,6 +31,14 @@ void cidrmap_release(struct cidrmap *m);
 /* Stores value (not NULL) for key; returns the value it replaced. */
 void *cidrmap_put(struct cidrmap *m, const struct cidr *key, void *value);
 void *cidrmap_get(const struct cidrmap *m, const struct cidr *key);
+/* A tag is 32 bits the owner keeps beside a value, in the slot itself,
+ * so that a lookup can decide without reading the value (a cache miss
+ * saved). 0 when stored; set_tag does nothing if key is not there. */
+void cidrmap_set_tag(struct cidrmap *m, const struct cidr *key,
+    uint32_t tag);
+/* As cidrmap_get(), with the tag in *tag_r (0 when not found). */
+void *cidrmap_get_tag(const struct cidrmap *m, const struct cidr *key,
+    uint32_t *tag_r);
 /* Removes key; returns its value or NULL. */
 void *cidrmap_del(struct cidrmap *m, const struct cidr *key);
 /* The value of the longest range containing ip for which accept(value,

@@ -365,6 +365,43 @@ guard_list_match(const struct guard *g, const struct ipaddr *ip,
 
 /* Blocks. */
 
+/* A block's tag in the block map (cidrmap.h): its kind and its end in
+ * whole seconds since TAG_BASE_S, rounded down (TAG_FOREVER: none), so
+ * that a check reads no block while it is surely in force. */
+#define TAG_CONNECTIONS 1u
+#define TAG_BASE_S 1577836800ULL	/* 2020-01-01 */
+#define TAG_FOREVER 0x7fffffffu
+
+static uint32_t
+block_tag(const struct guard_block *b)
+{
+	uint64_t s = b->until_ms / 1000;
+	uint32_t until;
+
+	if (b->until_ms == 0)
+		until = TAG_FOREVER;
+	else if (s <= TAG_BASE_S)
+		until = 0;		/* never "surely in force" */
+	else if (s - TAG_BASE_S >= TAG_FOREVER)
+		until = TAG_FOREVER - 1;
+	else
+		until = (uint32_t)(s - TAG_BASE_S);
+	return until << 1 | (b->kind == GUARD_BLOCK_CONNECTIONS ?
+	    TAG_CONNECTIONS : 0);
+}
+
+/* 1 if the block of this tag is in force at now for sure; 0: read it. */
+static int
+tag_live(uint32_t tag, uint64_t now)
+{
+	uint32_t until = tag >> 1;
+	uint64_t s = now / 1000;
+
+	if (until == TAG_FOREVER)
+		return 1;
+	return s >= TAG_BASE_S && s - TAG_BASE_S < until;
+}
+
 void
 guard_block_add(struct guard *g, const struct guard_block *b)
 {
@@ -372,6 +409,7 @@ guard_block_add(struct guard *g, const struct guard_block *b)
 
 	*copy = *b;
 	free(rangeset_put(&g->blocks, &b->range, copy));
+	rangeset_set_tag(&g->blocks, &b->range, block_tag(b));
 }
 
 /* A block on range ended: the address it covered starts afresh. */
@@ -535,7 +573,21 @@ expire_list(const struct cidr *key, void *value, void *arg)
 struct block_state {
 	struct guard_block *strongest;	/* in force for ip */
 	struct guard_block *own;	/* of exactly the counting key */
+	enum guard_kind own_kind;	/* of own, if any (in force) */
 };
+
+/* As block_pick(), from b's tag while it is surely in force. */
+static int
+pick(struct guard_block *b, uint32_t tag, struct block_query *q)
+{
+	if (!tag_live(tag, q->now))
+		return block_pick(b, q);
+	if (tag & TAG_CONNECTIONS)
+		return 1;
+	if (q->logins == NULL)
+		q->logins = b;
+	return 0;
+}
 
 /* Ends the block of ip's counting key if its time is up, so that a block
  * is over at until_ms sharp, not at the next guard_expire(); then finds
@@ -547,36 +599,44 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 {
 	const struct cidrmap *m = &g->blocks.map;
 	struct block_query q = { now, NULL };
+	uint32_t own_tag;
 	int v4;
 
 	st->strongest = NULL;
 	st->own = NULL;
 	if (m->count == 0)
 		return;
-	st->own = rangeset_get(&g->blocks, key);
-	if (st->own != NULL && st->own->until_ms != 0 &&
+	st->own = rangeset_get_tag(&g->blocks, key, &own_tag);
+	if (st->own != NULL && tag_live(own_tag, now)) {
+		st->own_kind = own_tag & TAG_CONNECTIONS ?
+		    GUARD_BLOCK_CONNECTIONS : GUARD_BLOCK_LOGINS;
+	} else if (st->own != NULL && st->own->until_ms != 0 &&
 	    st->own->until_ms <= now) {
 		struct foreach_arg fa = { g, now, NULL, NULL };
 
 		expire_one(key, st->own, &fa);
 		st->own = NULL;
+	} else if (st->own != NULL) {
+		st->own_kind = st->own->kind;
 	}
 	v4 = rangeset_is_v4(ip);
 	for (unsigned i = 0; i < m->nlengths; i++) {
 		unsigned p = m->lengths[i];
 		struct guard_block *b;
+		uint32_t tag;
 		struct cidr c;
 
 		if (v4 && p < 96)
 			break;
 		if (p == key->prefix) {
 			b = st->own;
+			tag = own_tag;
 		} else {
 			c.addr = *ip;
 			c.prefix = p;
-			b = rangeset_get(&g->blocks, &c);
+			b = rangeset_get_tag(&g->blocks, &c, &tag);
 		}
-		if (b != NULL && block_pick(b, &q)) {
+		if (b != NULL && pick(b, tag, &q)) {
 			st->strongest = b;
 			return;
 		}
@@ -598,16 +658,16 @@ guard_expire(struct guard *g, uint64_t now)
 /* Firing. */
 
 /* Blocks key for rule r, unless a block at least as strong is in force.
- * *own is key's block (NULL: none), and is kept up to date. */
+ * st->own, key's block in force (NULL: none), is kept up to date. */
 static void
 fire_block(struct guard *g, const struct guard_rule *r,
     const struct cidr *key, enum guard_proto proto, uint64_t now,
-    struct guard_block **own)
+    struct block_state *st)
 {
-	struct guard_block b, *old = *own;
+	struct guard_block b;
 
-	if (old != NULL && (old->until_ms == 0 || old->until_ms > now) &&
-	    (old->kind == GUARD_BLOCK_CONNECTIONS || old->kind == r->kind))
+	if (st->own != NULL && (st->own_kind == GUARD_BLOCK_CONNECTIONS ||
+	    st->own_kind == r->kind))
 		return;
 	memset(&b, 0, sizeof(b));
 	b.range = *key;
@@ -621,7 +681,8 @@ fire_block(struct guard *g, const struct guard_rule *r,
 	g->stats.blocks++;
 	if (g->hooks.fired != NULL)
 		g->hooks.fired(g->hooks.ctx, r, &b, NULL);
-	*own = rangeset_get(&g->blocks, key);
+	st->own = rangeset_get(&g->blocks, key);
+	st->own_kind = b.kind;
 }
 
 /* Counts an event for key and fires every rule whose count it reaches.
@@ -653,7 +714,7 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 		    r->protocols, g->counted[ev]))
 			continue;
 		if (rule_blocks(r)) {
-			fire_block(g, r, key, proto, now, &st->own);
+			fire_block(g, r, key, proto, now, st);
 		} else if (!guard_elog_reached(&e->log, e->nlog, ev,
 		    r->count + 1, since, r->protocols, g->counted[ev]) &&
 		    g->hooks.fired != NULL) {

@@ -147,11 +147,13 @@ filter_has(const struct rangeset *rs, uint64_t hi, uint64_t lo,
 /* As cidrmap_get() of range with its host bits cleared, the filter
  * first. */
 void *
-rangeset_get(const struct rangeset *rs, const struct cidr *range)
+rangeset_get_tag(const struct rangeset *rs, const struct cidr *range,
+    uint32_t *tag_r)
 {
 	struct cidr c;
 	uint64_t hi, lo;
 
+	*tag_r = 0;
 	if (rs->map.count == 0)
 		return NULL;
 	rangeset_masked(&range->addr, range->prefix, &hi, &lo);
@@ -160,7 +162,28 @@ rangeset_get(const struct rangeset *rs, const struct cidr *range)
 	memcpy(c.addr.a, &hi, 8);
 	memcpy(c.addr.a + 8, &lo, 8);
 	c.prefix = range->prefix;
-	return cidrmap_get(&rs->map, &c);
+	return cidrmap_get_tag(&rs->map, &c, tag_r);
+}
+
+void *
+rangeset_get(const struct rangeset *rs, const struct cidr *range)
+{
+	uint32_t tag;
+
+	return rangeset_get_tag(rs, range, &tag);
+}
+
+void
+rangeset_set_tag(struct rangeset *rs, const struct cidr *range, uint32_t tag)
+{
+	struct cidr c;
+	uint64_t hi, lo;
+
+	rangeset_masked(&range->addr, range->prefix, &hi, &lo);
+	memcpy(c.addr.a, &hi, 8);
+	memcpy(c.addr.a + 8, &lo, 8);
+	c.prefix = range->prefix;
+	cidrmap_set_tag(&rs->map, &c, tag);
 }
 
 /* Starts fetching where cidrmap_get() will look for range (its hash and

@@ -31,6 +31,11 @@ void *rangeset_del(struct rangeset *rs, const struct cidr *range);
 /* As cidrmap_get() of range with its host bits cleared, the filter
  * first. */
 void *rangeset_get(const struct rangeset *rs, const struct cidr *range);
+/* As rangeset_get(), with the value's tag (cidrmap.h), and setting it. */
+void *rangeset_get_tag(const struct rangeset *rs, const struct cidr *range,
+    uint32_t *tag_r);
+void rangeset_set_tag(struct rangeset *rs, const struct cidr *range,
+    uint32_t tag);
 /* Starts fetching where rangeset_get() will look for range, if the
  * filter says it may be there. */
 void rangeset_prefetch(const struct rangeset *rs, const struct cidr *range);

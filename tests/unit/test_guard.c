@@ -1521,6 +1521,93 @@ test_admin_block_cidr(void)
 	guard_free(&g);
 }
 
+/* Blocks at today's clock, where the block map's tags decide while a
+ * block is surely in force (most tests run at 1970, where they never
+ * do): exact to the millisecond at both ends, one firing per block,
+ * escalation from logins to connections, blocks without an end. */
+static void
+test_blocks_at_a_real_clock(void)
+{
+	const uint64_t t0 = 1795000000123ULL;	/* 2026, not a whole second */
+	struct guard *g = new_guard(1000);
+	struct guard_rule rules[3];
+	struct ipaddr a = ip_of("198.51.100.20"), b = ip_of("198.51.100.21");
+	struct ipaddr c = ip_of("198.51.100.22");
+	struct guard_block blk;
+
+	rules[0] = rule_of("dos", GUARD_EV_CONNECT, ALL_PROTOS, 3, MIN, MIN,
+	    GUARD_BLOCK_CONNECTIONS);
+	rules[1] = rule_of("invalid-login", GUARD_EV_AUTH_FAIL, ALL_PROTOS, 3,
+	    HOUR, 10 * MIN, GUARD_BLOCK_LOGINS);
+	rules[2] = rule_of("brute-force", GUARD_EV_AUTH_FAIL, ALL_PROTOS, 6,
+	    HOUR, 30 * MIN, GUARD_BLOCK_CONNECTIONS);
+	guard_set_rules(g, rules, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(guard_connect(g, &a, GUARD_SMTP, t0) == GUARD_ACCEPT);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t0) == GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t0 + 30 * SEC) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t0 + MIN - 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &a, GUARD_SMTP, t0 + MIN) == GUARD_ACCEPT);
+	CHECK(rec.fired == 1);
+
+	/* Logins: blocked at the 3rd failure, fired once however many
+	 * more; the right password pretends to fail throughout. */
+	for (int i = 0; i < 3; i++)
+		CHECK(login(g, &b, 0, t0 + (uint64_t)i) != GUARD_LOGIN_OK);
+	CHECK(rec.fired == 2 && rec.block.kind == GUARD_BLOCK_LOGINS);
+	CHECK(login(g, &b, 1, t0 + 10) == GUARD_LOGIN_BLOCKED);
+	CHECK(login(g, &b, 0, t0 + 11) == GUARD_LOGIN_BLOCKED);
+	CHECK(login(g, &b, 0, t0 + 12) == GUARD_LOGIN_BLOCKED);
+	CHECK(rec.fired == 2);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, t0 + 13) == GUARD_ACCEPT);
+	/* The 6th failure: connections blocked for 30 min from then. */
+	CHECK(login(g, &b, 0, t0 + 14) == GUARD_LOGIN_BLOCKED);
+	CHECK(rec.fired == 3 && rec.block.kind == GUARD_BLOCK_CONNECTIONS);
+	CHECK(login(g, &b, 0, t0 + 15) == GUARD_LOGIN_BLOCKED);
+	CHECK(rec.fired == 3);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, t0 + 14 + 30 * MIN - 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &b, GUARD_SMTP, t0 + 14 + 30 * MIN) ==
+	    GUARD_ACCEPT);
+	CHECK(login(g, &b, 1, t0 + 14 + 30 * MIN) == GUARD_LOGIN_OK);
+
+	/* An admin block without an end, and one replaced by a shorter. */
+	memset(&blk, 0, sizeof(blk));
+	blk.range = cidr_of("198.51.100.22/32");
+	blk.kind = GUARD_BLOCK_CONNECTIONS;
+	guard_block_add(g, &blk);
+	CHECK(guard_connect(g, &c, GUARD_SMTP, t0 + 3650 * 24 * HOUR) ==
+	    GUARD_REFUSE_BLOCKED);
+	blk.until_ms = t0 + 2 * SEC;
+	guard_block_add(g, &blk);
+	CHECK(guard_connect(g, &c, GUARD_SMTP, t0 + 2 * SEC - 1) ==
+	    GUARD_REFUSE_BLOCKED);
+	CHECK(guard_connect(g, &c, GUARD_SMTP, t0 + 2 * SEC) == GUARD_ACCEPT);
+
+	/* A logins block on the address inside a connections block on its
+	 * /24: the stronger decides, from either side. */
+	blk.range = cidr_of("203.0.113.30/32");
+	blk.kind = GUARD_BLOCK_LOGINS;
+	blk.until_ms = t0 + HOUR;
+	guard_block_add(g, &blk);
+	blk.range = cidr_of("203.0.113.0/24");
+	blk.kind = GUARD_BLOCK_CONNECTIONS;
+	guard_block_add(g, &blk);
+	{
+		struct ipaddr d = ip_of("203.0.113.30");
+
+		CHECK(guard_connect(g, &d, GUARD_SMTP, t0 + MIN) ==
+		    GUARD_REFUSE_BLOCKED);
+		CHECK(guard_unblock(g, &blk.range, t0 + MIN) == 1);
+		CHECK(guard_connect(g, &d, GUARD_SMTP, t0 + MIN) ==
+		    GUARD_ACCEPT);
+		CHECK(login(g, &d, 1, t0 + MIN) == GUARD_LOGIN_BLOCKED);
+	}
+	guard_free(&g);
+}
+
 /* The flooding hook: at every multiple of the threshold of refusals by
  * one block or deny entry; and which ranges are refused whole. */
 static void
@@ -2995,6 +3082,7 @@ static const struct harness_test tests[] = {
 	TEST(test_ipv6_prefix_48),
 	TEST(test_ipv6_login_aggregation),
 	TEST(test_admin_block_cidr),
+	TEST(test_blocks_at_a_real_clock),
 	TEST(test_flooding),
 	TEST(test_admin_block_forever),
 	TEST(test_admin_block_logins),
