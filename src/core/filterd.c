@@ -7,6 +7,7 @@
 #include "core/filterd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -121,8 +122,13 @@ filterd_start(const char *user)
 		return -1;
 	}
 	if (pid == 0) {
-		/* Only the socket stays open, as fd 3. */
-		if (dup2(sv[1], 3) < 0 || close_range(4, ~0U, 0) < 0 ||
+		/* Only the socket stays open, as fd 3; stdio is /dev/null,
+		 * so that nobody waits on the server's output for it. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+		    dup2(null, 2) < 0 ||
+		    dup2(sv[1], 3) < 0 || close_range(4, ~0U, 0) < 0 ||
 		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 ||
 		    getppid() == 1 ||
 		    privdrop_become(pw->pw_uid, pw->pw_gid,

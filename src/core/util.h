@@ -37,6 +37,18 @@ int mem_equal_ct(const void *a, const void *b, size_t n);
 /* Wipes memory in a way the compiler does not remove. */
 void mem_wipe(void *p, size_t n);
 
+/* Mixes the bits of x (a 64-bit finaliser): for keyed hashes of
+ * addresses and names, seeded by the caller. */
+static inline uint64_t
+hash_mix64(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	return x ^ (x >> 32);
+}
+
 /* 64 random bits from the kernel (session and queue ids). */
 uint64_t random_u64(void);
 /* Milliseconds on the monotonic clock. */

@@ -8,17 +8,6 @@
 
 #include "core/util.h"
 
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	return x;
-}
-
 uint64_t
 cidrmap_hash(uint64_t seed, const uint8_t a[16], unsigned prefix)
 {
@@ -26,7 +15,8 @@ cidrmap_hash(uint64_t seed, const uint8_t a[16], unsigned prefix)
 
 	memcpy(&hi, a, 8);
 	memcpy(&lo, a + 8, 8);
-	return mix(mix(hi ^ seed) ^ lo ^ ((uint64_t)prefix << 56));
+	return hash_mix64(hash_mix64(hi ^ seed) ^ lo ^
+	    ((uint64_t)prefix << 56));
 }
 
 void

@@ -942,7 +942,7 @@ user_get(struct guard *g, const char *user)
 
 	for (const char *p = user; *p != '\0'; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	h = guard_mix64(h);
+	h = hash_mix64(h);
 	if (g->nubuckets == 0 || g->nusers >= g->nubuckets)
 		users_grow(g);
 	b = (size_t)(h & (g->nubuckets - 1));

@@ -56,7 +56,7 @@ probe_of(const struct guard_slots *t, const uint8_t key[16],
 	/* Keyed: nobody can aim keys at one pair of buckets. */
 	memcpy(&hi, key, 8);
 	memcpy(&lo, key + 8, 8);
-	h = guard_mix64(guard_mix64(hi ^ t->seed) ^ lo);
+	h = hash_mix64(hash_mix64(hi ^ t->seed) ^ lo);
 	h2 = (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ULL;
 
 	/* Buckets by multiplying (no power of two needed), from the high
@@ -492,7 +492,7 @@ flight_home(const struct guard_table *tt, const uint8_t key[16])
 
 	memcpy(&hi, key, 8);
 	memcpy(&lo, key + 8, 8);
-	return (size_t)guard_mix64(guard_mix64(hi ^ tt->fl_seed) ^ lo) &
+	return (size_t)hash_mix64(hash_mix64(hi ^ tt->fl_seed) ^ lo) &
 	    (tt->fl_cap - 1);
 }
 

@@ -40,17 +40,6 @@ struct guard_probe {
 	uint64_t seed;
 };
 
-/* A 64-bit mixer (keyed hashing of addresses and user names). */
-static inline uint64_t
-guard_mix64(uint64_t x)
-{
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	return x ^ (x >> 32);
-}
-
 /* Logins being checked for one key. */
 struct guard_flight {
 	uint8_t key[16];
