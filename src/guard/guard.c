@@ -799,7 +799,6 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
 	const struct guard_list_entry *l;
 	struct guard_probe pr;
 
-	(void)now;
 	memset(t, 0, sizeof(*t));
 	t->key = guard_key(g, ip);
 	t->ip = *ip;
