@@ -351,7 +351,7 @@ guard_table_find(const struct guard_table *tt, const struct ipaddr *key)
 
 	if (tt->n == 0)
 		return NULL;
-	probe_key(&tt->s, key->a, &p);
+	probe_of(&tt->s, key->a, &p);
 	return table_find(&tt->s, key->a, &p);
 }
 
