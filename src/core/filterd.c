@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -21,18 +22,30 @@
 
 #include "core/privdrop.h"
 #include "core/sockfilter.h"
+#include "core/util.h"
 
 #define REPLY_WAIT_MS 1000
 
+/* A request and its reply carry the same number: a reply that comes
+ * after its request was given up is recognised and dropped. */
 struct request {
+	uint32_t seq;
 	uint32_t n;
 	struct cidr ranges[SOCKFILTER_MAX_RANGES];
 };
 
+struct reply {
+	uint32_t seq;
+	int32_t err;		/* errno, 0: attached */
+};
+
+#define REQ_HEAD offsetof(struct request, ranges)
+
 static struct {
 	int sock;		/* to the helper; -1: none */
 	pid_t pid;
-} fd_state = { -1, -1 };
+	uint32_t seq;
+} fd_state = { -1, -1, 0 };
 
 static int
 attach_here(int fd, const struct cidr *ranges, size_t n)
@@ -77,26 +90,29 @@ helper_main(int sock)
 		    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
 		struct cmsghdr *cm;
 		ssize_t got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-		int fd = -1, err = 0;
+		struct reply rep = { 0, 0 };
+		int fd = -1;
 
+		if (got < 0 && errno == EINTR)
+			continue;
 		if (got <= 0)
-			_exit(got == 0 || errno != EINTR ? 0 : 1);
+			_exit(0);
 		cm = CMSG_FIRSTHDR(&m);
 		if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
 		    cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-		if (fd < 0 || (size_t)got < sizeof(req.n) ||
+		if (fd < 0 || (size_t)got < REQ_HEAD ||
 		    req.n > SOCKFILTER_MAX_RANGES ||
-		    (size_t)got != sizeof(req.n) +
-		    req.n * sizeof(struct cidr) ||
+		    (size_t)got != REQ_HEAD + req.n * sizeof(struct cidr) ||
 		    !is_tcp_listener(fd))
-			err = EINVAL;
+			rep.err = EINVAL;
 		else if (attach_here(fd, req.ranges, req.n) < 0)
-			err = errno;
+			rep.err = errno;
 		if (fd >= 0)
 			close(fd);
-		if (send(sock, &err, sizeof(err), MSG_NOSIGNAL) < 0)
+		rep.seq = (size_t)got >= REQ_HEAD ? req.seq : 0;
+		if (send(sock, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
 			_exit(0);
 	}
 }
@@ -147,8 +163,9 @@ filterd_start(const char *user)
 	return 0;
 }
 
-/* Sends one request and waits for its reply; -1 (errno) when the helper
- * is gone or silent: then it is not asked again. */
+/* Sends one request and waits for its reply: -1 with ETIMEDOUT when it
+ * does not come in time (asked again next time), EPIPE when the helper
+ * is gone (then it is not asked again), or the helper's errno. */
 static int
 ask_helper(int fd, const struct cidr *ranges, size_t n)
 {
@@ -157,13 +174,14 @@ ask_helper(int fd, const struct cidr *ranges, size_t n)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} c;
-	struct iovec iov = { &req, sizeof(req.n) + n * sizeof(*ranges) };
+	struct iovec iov = { &req, REQ_HEAD + n * sizeof(*ranges) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	struct pollfd pf = { fd_state.sock, POLLIN, 0 };
-	int err;
+	uint64_t deadline = now_ms() + REPLY_WAIT_MS;
+	struct reply rep;
 
+	req.seq = ++fd_state.seq;
 	req.n = (uint32_t)n;
 	if (n > 0)
 		memcpy(req.ranges, ranges, n * sizeof(*ranges));
@@ -172,15 +190,39 @@ ask_helper(int fd, const struct cidr *ranges, size_t n)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(fd_state.sock, &m, MSG_NOSIGNAL) < 0 ||
-	    poll(&pf, 1, REPLY_WAIT_MS) != 1 ||
-	    recv(fd_state.sock, &err, sizeof(err), 0) != sizeof(err)) {
-		filterd_stop();
-		errno = EPIPE;
-		return -1;
+	if (sendmsg(fd_state.sock, &m, MSG_NOSIGNAL) < 0)
+		goto gone;
+	for (;;) {
+		struct pollfd pf = { fd_state.sock, POLLIN, 0 };
+		uint64_t now = now_ms();
+		ssize_t got;
+		int rc;
+
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		rc = poll(&pf, 1, (int)(deadline - now));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			goto gone;
+		if (rc == 0)
+			continue;	/* the deadline check ends it */
+		got = recv(fd_state.sock, &rep, sizeof(rep), 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != sizeof(rep))
+			goto gone;
+		if (rep.seq != req.seq)
+			continue;	/* a late reply to an earlier request */
+		errno = rep.err;
+		return rep.err == 0 ? 0 : -1;
 	}
-	errno = err;
-	return err == 0 ? 0 : -1;
+gone:
+	filterd_stop();
+	errno = EPIPE;
+	return -1;
 }
 
 int

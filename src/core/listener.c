@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/filterd.h"
 #include "core/log.h"
 #include "core/proxy.h"
 #include "core/settings.h"
-#include "core/filterd.h"
 #include "core/sockfilter.h"
 #include "core/util.h"
 
@@ -147,28 +147,28 @@ fail:
 	return -1;
 }
 
-/* Gives l the drop filter it should have: none behind a proxy. -1 when
- * the kernel refuses (logged). */
+/* Gives l the drop filter it should have: none behind a proxy. 0, or
+ * the errno of a failure (logged). */
 static int
 filter_update(struct listener *l)
 {
-	int want = !l->proxy && drop.n > 0, rc = 0;
+	int want = !l->proxy && drop.n > 0, err = 0;
 
 	if (l->filter_gen == drop.gen * 2 + (unsigned)want)
 		return 0;
 	if (filterd_attach(l->fd, drop.ranges, want ? drop.n : 0) < 0) {
+		err = errno != 0 ? errno : EIO;
 		log_warn("listener", 0, "event=filter-failed listener=%s "
-		    "error=\"%s\"", l->name, strerror(errno));
-		rc = -1;
+		    "error=\"%s\"", l->name, strerror(err));
 	}
 	l->filter_gen = drop.gen * 2 + (unsigned)want;
-	return rc;
+	return err;
 }
 
 int
 listener_set_drops(const struct cidr *ranges, size_t n)
 {
-	int rc = 0;
+	int err = 0;
 
 	if (n > SOCKFILTER_MAX_RANGES)
 		n = SOCKFILTER_MAX_RANGES;
@@ -176,10 +176,13 @@ listener_set_drops(const struct cidr *ranges, size_t n)
 		memcpy(drop.ranges, ranges, n * sizeof(*ranges));
 	drop.n = n;
 	drop.gen++;
-	for (struct listener *l = open_list; l != NULL; l = l->next_open)
-		if (filter_update(l) < 0)
-			rc = -1;
-	return rc;
+	for (struct listener *l = open_list; l != NULL; l = l->next_open) {
+		int e = filter_update(l);
+
+		if (err == 0)
+			err = e;
+	}
+	return err;
 }
 
 static void

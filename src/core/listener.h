@@ -45,8 +45,8 @@ void listener_close(struct listener *l);
 /* Packets from these n ranges are dropped in the kernel (core/filterd.h)
  * on every open listener that does not take PROXY headers (there the
  * source is the proxy), now and on listeners opened or switched later;
- * n == 0 drops nothing. A copy is kept. -1 (logged) when the kernel
- * refused it on a listener. */
+ * n == 0 drops nothing. A copy is kept. Returns 0, or the errno of the
+ * first listener where it failed (logged). */
 int listener_set_drops(const struct cidr *ranges, size_t n);
 
 #endif

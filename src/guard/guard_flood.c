@@ -4,6 +4,7 @@
  * entry overlaps them), and each is checked again every tick. */
 #include "guard/guard_flood.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "core/listener.h"
@@ -40,6 +41,7 @@ guard_flood_add(struct guard *g, const struct cidr *range,
     unsigned refused, uint64_t now)
 {
 	char text[IPADDR_STRLEN + 8];
+	int err;
 
 	if (fl.unavailable || dropped(range) ||
 	    !guard_refuses_range(g, range, now))
@@ -56,14 +58,19 @@ guard_flood_add(struct guard *g, const struct cidr *range,
 	fl.set[fl.n] = *range;
 	fl.since[fl.n] = now;
 	fl.n++;
-	if (publish() < 0) {
-		/* Not here (a kernel that wants CAP_NET_ADMIN, no helper):
-		 * refusals go on with a reply, without asking again. */
+	if ((err = publish()) != 0) {
+		/* EPERM: a kernel that wants CAP_NET_ADMIN and no helper:
+		 * replies only, without asking again. Anything else (the
+		 * helper slow to answer): asked again at the next multiple
+		 * of the threshold. */
 		fl.n--;
 		(void)publish();
-		fl.unavailable = 1;
+		if (err == EPERM || err == EACCES)
+			fl.unavailable = 1;
 		LOG_AT(LOG_FILE_INTRUSION, LOG_WARN, "guard", 0,
-		    "event=flood-drop-unavailable ip=%s", text);
+		    "event=flood-drop-%s ip=%s error=\"%s\"",
+		    fl.unavailable ? "unavailable" : "failed", text,
+		    strerror(err));
 		return;
 	}
 	fl.total++;
