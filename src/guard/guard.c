@@ -757,7 +757,7 @@ count_refusal(struct guard *g, unsigned *refused, const struct cidr *range)
 		(*refused)++;
 	if (g->flood_after != 0 && *refused % g->flood_after == 0 &&
 	    g->hooks.flooding != NULL)
-		g->hooks.flooding(g->hooks.ctx, range);
+		g->hooks.flooding(g->hooks.ctx, range, *refused);
 }
 
 enum guard_verdict

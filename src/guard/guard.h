@@ -99,7 +99,8 @@ struct guard_hooks {
 	/* A connections block or deny entry has just refused its
 	 * guard_set_flood()th connection (and again at every multiple of
 	 * it): range is flooding. */
-	void (*flooding)(void *ctx, const struct cidr *range);
+	void (*flooding)(void *ctx, const struct cidr *range,
+	    unsigned refused);
 };
 
 struct guard_stats {

@@ -11,8 +11,9 @@
 
 #include "guard/guard.h"
 
-/* range reached guard.flood-drop refusals: dropped from now on, if g
- * still refuses all of it and there is room (SOCKFILTER_MAX_RANGES). */
+/* range has refused `refused` connections (a multiple of
+ * guard.flood-drop): dropped from now on, if g still refuses all of it
+ * and there is room (SOCKFILTER_MAX_RANGES). */
 void guard_flood_add(struct guard *g, const struct cidr *range,
     unsigned refused, uint64_t now);
 /* Ends the drops of ranges g no longer refuses (expired, lifted, allowed

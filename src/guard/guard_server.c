@@ -121,11 +121,10 @@ on_evicted(void *ctx, size_t n)
 }
 
 static void
-on_flooding(void *ctx, const struct cidr *range)
+on_flooding(void *ctx, const struct cidr *range, unsigned refused)
 {
 	(void)ctx;
-	guard_flood_add(gs.g, range, (unsigned)settings_num(srv.set,
-	    SET_GUARD_FLOOD_DROP), guard_store_now());
+	guard_flood_add(gs.g, range, refused, guard_store_now());
 }
 
 static const struct guard_hooks hooks = {

@@ -13,9 +13,8 @@
 struct guard_entry {
 	_Alignas(64) uint8_t key[16];
 	uint32_t last;			/* last activity, for eviction */
-	uint16_t spare;
 	uint8_t nlog;			/* see union guard_elog */
-	uint8_t spare2;
+	uint8_t spare[3];
 	union guard_elog log;
 };
 

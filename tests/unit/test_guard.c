@@ -54,6 +54,7 @@ struct rec {
 
 	unsigned flooding;
 	struct cidr flooding_range;
+	unsigned flooding_refused;
 };
 
 static struct rec rec;
@@ -131,12 +132,13 @@ fires_of(const char *name)
 }
 
 static void
-on_flooding(void *ctx, const struct cidr *range)
+on_flooding(void *ctx, const struct cidr *range, unsigned refused)
 {
 	struct rec *r = ctx;
 
 	r->flooding++;
 	r->flooding_range = *range;
+	r->flooding_refused = refused;
 }
 
 /* A guard whose hooks record into rec (cleared). */
@@ -1638,9 +1640,10 @@ test_flooding(void)
 	CHECK(rec.flooding == 0);
 	CHECK(guard_connect(g, &in, GUARD_POP3, T0) == GUARD_REFUSE_BLOCKED);
 	CHECK(rec.flooding == 1 && cidr_eq(&rec.flooding_range, &host));
+	CHECK(rec.flooding_refused == 24);
 	for (int i = 0; i < 8; i++)
 		(void)guard_connect(g, &in, GUARD_POP3, T0);
-	CHECK(rec.flooding == 2);
+	CHECK(rec.flooding == 2 && rec.flooding_refused == 32);
 	/* Another address has its own count. */
 	CHECK(guard_connect(g, &other, GUARD_SMTP, T0) == GUARD_ACCEPT);
 	/* The block ends: nothing refused, range no longer refused whole. */
