@@ -797,7 +797,6 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now, struct guard_login *t)
 {
 	const struct guard_list_entry *l;
-	struct guard_probe pr;
 
 	memset(t, 0, sizeof(*t));
 	t->key = guard_key(g, ip);
@@ -809,10 +808,10 @@ guard_login_begin(struct guard *g, const struct ipaddr *ip,
 		return;
 	}
 	/* Counted in flight at once, in a small table apart from the
-	 * entries; the end needs the key's entry and block: they are
-	 * fetched while the password is checked (much slower than this). */
-	guard_table_flight_begin(&g->t, t->key.addr.a);
-	guard_table_probe(&g->t, t->key.addr.a, &pr);
+	 * entries. The end needs the key's block, entry and failure ring:
+	 * they are fetched while the password is checked (much slower than
+	 * this), the entry and ring in steps by the begins that follow. */
+	guard_table_flight_begin(&g->t, t->key.addr.a, GUARD_EV_AUTH_FAIL);
 	rangeset_prefetch(&g->blocks, &t->key);
 }
 

@@ -45,6 +45,8 @@ struct guard_flight {
 	uint32_t n;			/* 0: empty slot */
 };
 
+#define GUARD_FETCH_QUEUE 8
+
 struct guard_table {
 	struct guard_slots s;
 	size_t n, max;			/* entries; at most */
@@ -58,6 +60,13 @@ struct guard_table {
 	struct guard_flight *fl;
 	size_t fl_cap, fl_n;		/* fl_cap: a power of two */
 	uint64_t fl_seed;
+	/* The latest logins begun: see guard_table_flight_begin(). */
+	struct guard_fetch {
+		struct guard_probe p;	/* p.nb == 0: none */
+		uint8_t key[16];
+		size_t slot;		/* where the key seems to be */
+	} fq[GUARD_FETCH_QUEUE];
+	unsigned fq_i;
 };
 
 /* An empty table for at most max entries (0: 1). */
@@ -82,8 +91,11 @@ struct guard_entry *guard_table_find(const struct guard_table *tt,
 struct guard_entry *guard_table_get(struct guard_table *tt,
     const struct ipaddr *key, uint32_t r, const struct guard_probe *pr);
 /* A login for key starts / ends; the end returns how many others are
- * still in flight. */
-void guard_table_flight_begin(struct guard_table *tt, const uint8_t key[16]);
+ * still in flight. The begin also moves the fetch of what the ends of
+ * the logins begun before it will need one step on: their entries, and
+ * their rings of kind (a failure is added to it). */
+void guard_table_flight_begin(struct guard_table *tt, const uint8_t key[16],
+    unsigned kind);
 unsigned guard_table_flight_end(struct guard_table *tt,
     const uint8_t key[16]);
 /* Forgets e's events. */

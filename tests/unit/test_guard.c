@@ -896,7 +896,7 @@ test_flight_table_model(void)
 			model[k]--;
 			bad += guard_table_flight_end(&tt, ip.a) != model[k];
 		} else {
-			guard_table_flight_begin(&tt, ip.a);
+			guard_table_flight_begin(&tt, ip.a, 0);
 			model[k]++;
 		}
 	}
@@ -914,6 +914,58 @@ test_flight_table_model(void)
 	CHECK(bad == 0);
 	CHECK(tt.fl_n == 0);
 	guard_table_free(&tt);
+}
+
+/* Each login's begin fetches, a few begins later, what the ends of the
+ * logins begun before it need, from slots it found then. Logins begun
+ * and ended while the table shrinks, grows and moves entries under them
+ * end as they would have anyway; under ASan, no stale slot is read. */
+static void
+test_fetch_pipeline_under_table_changes(void)
+{
+	enum { N = 2000, COUNT = 30, LAG = 8 };
+	static struct guard_login t[LAG];
+	struct guard *g = new_guard(16 * N);
+	unsigned fresh = 100000, failed = 0, pretended = 0;
+
+	set_one_rule(g, rule_of("invalid-login", GUARD_EV_AUTH_FAIL,
+	    ALL_PROTOS, COUNT, 10 * MIN, 10 * MIN, GUARD_BLOCK_LOGINS));
+	/* Every address fails COUNT + 1 times, LAG logins in flight. */
+	for (unsigned k = 0; k < (COUNT + 1) * N + LAG; k++) {
+		if (k >= LAG) {
+			enum guard_login_result r = guard_login_end(g,
+			    &t[k % LAG], 0, "u", T0 + k);
+
+			failed += r == GUARD_LOGIN_FAILED;
+			pretended += r == GUARD_LOGIN_BLOCKED;
+		}
+		if (k < (COUNT + 1) * N) {
+			struct ipaddr ip = growth_ip(k % N);
+
+			guard_login_begin(g, &ip, GUARD_IMAP, T0 + k,
+			    &t[k % LAG]);
+		}
+		/* New addresses move entries. The cap shrinks to a little
+		 * over what is tracked (every address has failed once by
+		 * then), rebuilding the table smaller, then
+		 * grows back, and the table with it: nothing is evicted. */
+		if (k % 7 == 0) {
+			struct ipaddr ip = growth_ip(fresh++);
+
+			guard_connect(g, &ip, GUARD_SMTP, T0 + k);
+		}
+		if (k >= N && k % 701 == 0)
+			guard_set_max_tracked(g, stats(g).tracked + 200);
+		if (k % 701 == 350)
+			guard_set_max_tracked(g, 16 * N);
+	}
+	/* Failures pile up to COUNT per address: the COUNT-th blocks, the
+	 * one after it is pretended. */
+	CHECK(failed == COUNT * N);
+	CHECK(pretended == N);
+	CHECK(stats(g).blocked == N);
+	CHECK(stats(g).evictions == 0);
+	guard_free(&g);
 }
 
 /* Many addresses with logins in flight at once, begun and ended
@@ -3072,6 +3124,7 @@ static const struct harness_test tests[] = {
 	TEST(test_login_made_plus_in_flight),
 	TEST(test_login_flights_many_addresses),
 	TEST(test_flight_table_model),
+	TEST(test_fetch_pipeline_under_table_changes),
 	TEST(test_login_success_not_counted),
 	TEST(test_escalation),
 	TEST(test_brute_force_refuses_connect),
