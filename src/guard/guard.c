@@ -122,19 +122,6 @@ report_evictions(struct guard *g, uint64_t before)
 		    before));
 }
 
-/* The entry of key, created if needed (NULL: the table is full of
- * entries with logins in flight); evictions are reported. */
-static struct guard_entry *
-entry_get(struct guard *g, const struct ipaddr *key, uint64_t now,
-    const struct guard_probe *pr)
-{
-	uint64_t before = g->t.evictions;
-	struct guard_entry *e = guard_table_get(&g->t, key, rel(g, now), pr);
-
-	report_evictions(g, before);
-	return e;
-}
-
 /* Moves the epoch forward before the stamps' offsets run out. Events
  * older than every window no longer matter and become 0. */
 static void
@@ -685,6 +672,19 @@ fire_block(struct guard *g, const struct guard_rule *r,
 	st->own_kind = b.kind;
 }
 
+/* Stores a new address's entry; evictions are reported. With every
+ * entry holding logins in flight (no room), its events are forgotten. */
+static void
+store_fresh(struct guard *g, struct guard_entry *fresh,
+    const struct guard_probe *pr)
+{
+	uint64_t before = g->t.evictions;
+
+	if (guard_table_add(&g->t, fresh, pr) < 0)
+		g->t.log_bytes -= guard_elog_clear(&fresh->log, &fresh->nlog);
+	report_evictions(g, before);
+}
+
 /* Counts an event for key and fires every rule whose count it reaches.
  * The caller has run block_check(): st->own is key's live block. */
 static void
@@ -692,14 +692,23 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
     enum guard_proto proto, uint64_t now, struct guard_entry *e,
     struct block_state *st, const struct guard_probe *pr)
 {
+	struct guard_entry fresh;
 	uint32_t t;
 
 	g->stats.events++;
 	if (!(g->counted[ev] & (1u << proto)))
 		return;
-	if (e == NULL && (e = entry_get(g, &key->addr, now, pr)) == NULL)
-		return;
 	t = rel(g, now);
+	if (e == NULL)
+		e = guard_table_lookup(&g->t, &key->addr, t, pr);
+	if (e == NULL) {
+		/* A new address: its entry is made and judged here, then
+		 * stored, so that no rule waits for the table's line. */
+		memset(&fresh, 0, sizeof(fresh));
+		memcpy(fresh.key, key->addr.a, 16);
+		fresh.last = t;
+		e = &fresh;
+	}
 	g->t.log_bytes += guard_elog_add(&e->log, &e->nlog, ev, t, proto,
 	    &g->policy);
 	for (unsigned i = 0; i < g->ev_nrules[ev]; i++) {
@@ -722,6 +731,8 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 			g->hooks.fired(g->hooks.ctx, r, NULL, NULL);
 		}
 	}
+	if (e == &fresh)
+		store_fresh(g, &fresh, pr);
 }
 
 /* Events. */

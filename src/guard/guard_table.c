@@ -440,36 +440,45 @@ evict_one(struct guard_table *tt)
 /* The entry of key, created if needed; NULL only if the table is full
  * of entries that cannot be evicted. pr: key's probe, or NULL. */
 struct guard_entry *
-guard_table_get(struct guard_table *tt, const struct ipaddr *key, uint32_t r,
-    const struct guard_probe *pr)
+guard_table_lookup(struct guard_table *tt, const struct ipaddr *key,
+    uint32_t r, const struct guard_probe *pr)
 {
-	struct guard_entry *e, fresh;
+	struct guard_entry *e;
 	struct guard_probe p;
-	size_t s;
 
 	if (pr != NULL && probe_valid(&tt->s, pr))
 		p = *pr;
 	else
 		probe_key(&tt->s, key->a, &p);
-	if ((e = table_find(&tt->s, key->a, &p)) != NULL) {
+	if ((e = table_find(&tt->s, key->a, &p)) != NULL)
 		e->last = r;
-		return e;
+	return e;
+}
+
+int
+guard_table_add(struct guard_table *tt, const struct guard_entry *fresh,
+    const struct guard_probe *pr)
+{
+	struct guard_entry e = *fresh;
+	struct guard_probe p;
+	size_t s;
+
+	if (tt->n >= tt->max) {
+		if (pr != NULL && probe_valid(&tt->s, pr))
+			p = *pr;
+		else
+			probe_of(&tt->s, e.key, &p);
+		if (evict_for(tt, &p) < 0)
+			while (tt->n >= tt->max)
+				if (evict_one(tt) < 0)
+					return -1;
 	}
-	if (tt->n >= tt->max && evict_for(tt, &p) < 0)
-		while (tt->n >= tt->max)
-			if (evict_one(tt) < 0)
-				return NULL;
 	table_grow(tt);
-	memset(&fresh, 0, sizeof(fresh));
-	memcpy(fresh.key, key->a, 16);
-	fresh.last = r;
 	tt->n++;
-	s = table_place(tt, &tt->s, &fresh);
-	if (s < MOVED_SLOT)
-		return &tt->s.e[s];
+	s = table_place(tt, &tt->s, &e);
 	if (s == NO_SLOT)
-		table_rebuild(tt, tt->s.nb, &fresh);
-	return guard_table_find(tt, key);
+		table_rebuild(tt, tt->s.nb, &e);
+	return 0;
 }
 
 void

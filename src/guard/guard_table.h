@@ -84,12 +84,16 @@ void guard_table_probe(const struct guard_table *tt, const uint8_t key[16],
 /* The entry of key, or NULL. */
 struct guard_entry *guard_table_find(const struct guard_table *tt,
     const struct ipaddr *key);
-/* The entry of key, created (evicting if at the cap) if needed; its last
- * activity set to r. NULL only if every entry has logins in flight.
- * pr: key's probe, or NULL. Entries may move: pointers last until the
- * next call that creates one. */
-struct guard_entry *guard_table_get(struct guard_table *tt,
+/* The entry of key with its last activity set to r, or NULL. pr: key's
+ * probe, or NULL. */
+struct guard_entry *guard_table_lookup(struct guard_table *tt,
     const struct ipaddr *key, uint32_t r, const struct guard_probe *pr);
+/* Stores a copy of *fresh, whose key is not in the table, evicting one
+ * entry if at the cap; -1 only if every entry has logins in flight.
+ * pr: the key's probe, or NULL. Entries may move: pointers into the
+ * table last until the next call that stores one. */
+int guard_table_add(struct guard_table *tt, const struct guard_entry *fresh,
+    const struct guard_probe *pr);
 /* A login for key starts / ends; the end returns how many others are
  * still in flight. The begin also moves the fetch of what the ends of
  * the logins begun before it will need one step on: their entries, and
