@@ -437,8 +437,6 @@ evict_one(struct guard_table *tt)
 	return -1;
 }
 
-/* The entry of key, created if needed; NULL only if the table is full
- * of entries that cannot be evicted. pr: key's probe, or NULL. */
 struct guard_entry *
 guard_table_lookup(struct guard_table *tt, const struct ipaddr *key,
     uint32_t r, const struct guard_probe *pr)
