@@ -327,6 +327,24 @@ conn_printf(struct conn *c, const char *fmt, ...)
 	conn_write(c, line, (size_t)n);
 }
 
+size_t
+conn_vline(struct conn *c, char *line, size_t size, size_t used,
+    const char *fmt, va_list ap)
+{
+	size_t room = size - used - 2;
+	int n;
+
+	n = vsnprintf(line + used, room, fmt, ap);
+	if (n < 0)
+		return 0;
+	used += (size_t)n < room ? (size_t)n : room - 1;
+	line[used] = '\r';
+	line[used + 1] = '\n';
+	if (c != NULL)
+		conn_write(c, line, used + 2);
+	return used;
+}
+
 void
 conn_set_timeout(struct conn *c, unsigned seconds)
 {

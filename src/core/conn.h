@@ -7,6 +7,8 @@
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
 #include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -87,6 +89,12 @@ void conn_write_owned(struct conn *c, void *data, size_t len);
 size_t conn_output_pending(struct conn *c);
 void conn_printf(struct conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A protocol reply: formats fmt after the prefix already in line's first
+ * used bytes, cuts it to fit size (at least used + 3) with room for the
+ * CRLF it then ends with, and writes it to c (when not NULL). Returns the
+ * line's length without the CRLF; 0 (nothing written) if fmt fails. */
+size_t conn_vline(struct conn *c, char *line, size_t size, size_t used,
+    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 /* Idle timeout in seconds (0: none): for reading, and for a client that
  * stops taking queued output. */
 void conn_set_timeout(struct conn *c, unsigned seconds);

@@ -68,16 +68,8 @@ vreply(struct imap_session *s, const char *prefix, const char *fmt,
 	char line[1024];
 	size_t p = str_printf(line, sizeof(line), "%s", prefix) < 0 ? 0 :
 	    strlen(line);
-	int n;
 
-	n = vsnprintf(line + p, sizeof(line) - p - 2, fmt, ap);
-	if (n < 0)
-		return;
-	p += (size_t)n > sizeof(line) - p - 3 ? sizeof(line) - p - 3 :
-	    (size_t)n;
-	line[p++] = '\r';
-	line[p++] = '\n';
-	imap_write(s, line, p);
+	conn_vline(s->c, line, sizeof(line), p, fmt, ap);
 }
 
 void

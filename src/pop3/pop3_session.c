@@ -63,18 +63,10 @@ pop3_reply(struct pop3_session *s, const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	conn_vline(s->c, line, sizeof(line), 0, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = sizeof(line) - 3;
-	line[n++] = '\r';
-	line[n++] = '\n';
-	conn_write(s->c, line, (size_t)n);
 }
 
 void

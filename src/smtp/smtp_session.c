@@ -66,20 +66,14 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	n = conn_vline(s->c, line, sizeof(line), 0, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = sizeof(line) - 3;
-	LOG_AT(LOG_FILE_SMTP, LOG_INFO, "smtp", s->c->id,
-	    "event=out line=\"%.*s\"", n, line);
-	line[n++] = '\r';
-	line[n++] = '\n';
-	conn_write(s->c, line, (size_t)n);
+	if (n > 0)
+		LOG_AT(LOG_FILE_SMTP, LOG_INFO, "smtp", s->c->id,
+		    "event=out line=\"%.*s\"", (int)n, line);
 }
 
 void
