@@ -112,6 +112,12 @@ cidr_match(const struct cidr *c, const struct ipaddr *ip)
 	return memcmp(m.a, c->addr.a, 16) == 0;
 }
 
+int
+cidr_equal(const struct cidr *a, const struct cidr *b)
+{
+	return a->prefix == b->prefix && memcmp(a->addr.a, b->addr.a, 16) == 0;
+}
+
 const char *
 cidr_str(const struct cidr *c, char *buf, size_t size)
 {

@@ -30,6 +30,8 @@ const char *ipaddr_str(const struct ipaddr *ip, char *buf);
 /* Parses "ADDR" or "ADDR/PREFIX" (prefix in the family's own terms). */
 int cidr_parse(const char *s, struct cidr *c_r);
 int cidr_match(const struct cidr *c, const struct ipaddr *ip);
+/* 1 if a and b are the same range (same prefix and address bits). */
+int cidr_equal(const struct cidr *a, const struct cidr *b);
 /* Text form "ADDR/PREFIX" into buf of at least IPADDR_STRLEN + 5. */
 const char *cidr_str(const struct cidr *c, char *buf, size_t size);
 

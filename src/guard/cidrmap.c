@@ -46,19 +46,13 @@ update_lengths(struct cidrmap *m)
 			m->lengths[m->nlengths++] = (uint8_t)p;
 }
 
-static int
-same(const struct cidr *a, const struct cidr *b)
-{
-	return a->prefix == b->prefix && memcmp(a->addr.a, b->addr.a, 16) == 0;
-}
-
 static size_t
 find_slot(const struct cidrmap *m, const struct cidr *key)
 {
 	size_t i = cidrmap_hash(m->seed, key->addr.a, key->prefix) &
 	    (m->cap - 1);
 
-	while (m->slots[i].value != NULL && !same(&m->slots[i].key, key))
+	while (m->slots[i].value != NULL && !cidr_equal(&m->slots[i].key, key))
 		i = (i + 1) & (m->cap - 1);
 	return i;
 }

@@ -30,8 +30,7 @@ static int
 dropped(const struct cidr *range)
 {
 	for (size_t i = 0; i < fl.n; i++)
-		if (fl.set[i].prefix == range->prefix &&
-		    memcmp(fl.set[i].addr.a, range->addr.a, 16) == 0)
+		if (cidr_equal(&fl.set[i], range))
 			return 1;
 	return 0;
 }

@@ -366,6 +366,39 @@ static const struct list_case list_cases[] = {
 	{ "1.2.3.4\n", -1, 0, "1.2.3.4\n" },
 };
 
+/* Same range: same prefix and the same network bits (host bits are
+ * cleared by parsing); IPv4 and its mapped IPv6 form are one range. */
+static void
+test_cidr_equal(void)
+{
+	static const struct {
+		const char *a, *b;
+		int equal;
+	} cases[] = {
+		{ "10.0.0.0/8", "10.0.0.0/8", 1 },
+		{ "10.1.2.3/8", "10.0.0.0/8", 1 },
+		{ "10.0.0.0/8", "10.0.0.0/9", 0 },
+		{ "10.0.0.0/8", "11.0.0.0/8", 0 },
+		{ "192.0.2.1", "::ffff:192.0.2.1", 1 },
+		{ "192.0.2.1", "192.0.2.2", 0 },
+		{ "2001:db8::/32", "2001:db8:ffff::/32", 1 },
+		{ "2001:db8::/32", "2001:db8::/33", 0 },
+		{ "2001:db8::1", "2001:db8::2", 0 },
+		{ "::/0", "0.0.0.0/0", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cidr a, b;
+
+		CHECK(cidr_parse(cases[i].a, &a) == 0);
+		CHECK(cidr_parse(cases[i].b, &b) == 0);
+		if (cidr_equal(&a, &b) != cases[i].equal)
+			fprintf(stderr, "  %s vs %s\n", cases[i].a, cases[i].b);
+		CHECK(cidr_equal(&a, &b) == cases[i].equal);
+		CHECK(cidr_equal(&b, &a) == cases[i].equal);
+	}
+}
+
 static void
 test_list_table(void)
 {
@@ -492,6 +525,7 @@ static const struct harness_test tests[] = {
 	TEST(test_cidr_str_small),
 	TEST(test_match_table),
 	TEST(test_match_every_prefix),
+	TEST(test_cidr_equal),
 	TEST(test_list_table),
 	TEST(test_list_prefixes),
 	TEST(test_list_match),
