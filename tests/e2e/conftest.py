@@ -64,6 +64,16 @@ def token():
     return "T" + uuid.uuid4().hex[:20]
 
 
+def b64(data):
+    """Base64 of bytes (or of a str as UTF-8), as a str."""
+    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+def plain_blob(user, password, authzid=""):
+    """A SASL PLAIN response, base64-encoded."""
+    return b64("%s\0%s\0%s" % (authzid, user, password))
+
+
 def free_port(host="127.0.0.1"):
     """A free port below the kernel's range for outgoing connections, so
     that no client socket (a flood test's, say) can take it before the
@@ -85,6 +95,33 @@ def free_port(host="127.0.0.1"):
     with socket.socket(fam, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def port_refused(port, host="127.0.0.1"):
+    """True if a connection to the port is refused (nothing listens), False
+    if it is accepted or fails in another way."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect((host, port))
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return False
+
+
+def greets(conn_class, port, ok, **kw):
+    """True if a conn_class client (3 s timeout) is greeted and ok(greeting)
+    holds; False on any error."""
+    try:
+        with conn_class(port, timeout=3, **kw) as c:
+            return bool(ok(c.greeting))
+    except Exception:
+        return False
 
 
 def ipv6_available():
@@ -166,52 +203,30 @@ def expect(reply, code, enhanced=None):
     return reply
 
 
-class SMTPConn:
-    """A minimal SMTP client over a raw socket: exact bytes out, exact replies in."""
+class RawConn:
+    """What the raw clients share: a socket to a port, bound to src when
+    given (the guard counts per address), a PROXY header sent first when
+    given, then implicit TLS when asked for, and the greeting read unless
+    greeting is False.  Data received and not yet read is in self.buf."""
 
-    def __init__(self, port, host="127.0.0.1", implicit_tls=False, greeting=True,
-                 timeout=SOCK_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", src=None, implicit_tls=False, greeting=True,
+                 timeout=SOCK_TIMEOUT, proxy_header=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(src, 0) if src else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.tls = False
+        if proxy_header is not None:
+            self.sock.sendall(proxy_header)
         if implicit_tls:
             self.sock = tls_context().wrap_socket(self.sock)
             self.tls = True
-        self.greeting = self.reply() if greeting else None
+        self.greeting = self.read_greeting() if greeting else None
 
-    # -- low level
     def send(self, data):
         if isinstance(data, str):
             data = data.encode()
         self.sock.sendall(data)
-
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise SMTPProtocolError("connection closed by server (buffer %r)" % self.buf)
-        self.buf += chunk
-
-    def readline(self):
-        while b"\n" not in self.buf:
-            self._fill()
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r").decode("utf-8", "replace")
-
-    def reply(self):
-        lines = []
-        while True:
-            ln = self.readline()
-            m = re.match(r"^(\d{3})([ -])(.*)$", ln) or re.match(r"^(\d{3})()()$", ln)
-            if not m:
-                raise SMTPProtocolError("malformed reply line %r" % ln)
-            lines.append(m.group(3))
-            if m.group(2) != "-":
-                return Reply(int(m.group(1)), lines)
-
-    def cmd(self, line):
-        self.send(line + "\r\n")
-        return self.reply()
 
     def at_eof(self, timeout=SOCK_TIMEOUT):
         """Wait until the server closes; True if it did (remaining data is
@@ -247,6 +262,41 @@ class SMTPConn:
     def __exit__(self, *a):
         self.close()
 
+
+class SMTPConn(RawConn):
+    """A minimal SMTP client over a raw socket: exact bytes out, exact replies in."""
+
+    def read_greeting(self):
+        return self.reply()
+
+    # -- low level
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise SMTPProtocolError("connection closed by server (buffer %r)" % self.buf)
+        self.buf += chunk
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        lines = []
+        while True:
+            ln = self.readline()
+            m = re.match(r"^(\d{3})([ -])(.*)$", ln) or re.match(r"^(\d{3})()()$", ln)
+            if not m:
+                raise SMTPProtocolError("malformed reply line %r" % ln)
+            lines.append(m.group(3))
+            if m.group(2) != "-":
+                return Reply(int(m.group(1)), lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
     # -- SMTP verbs
     def ehlo(self, name="client.test"):
         return self.cmd("EHLO " + name)
@@ -259,7 +309,7 @@ class SMTPConn:
         return r
 
     def auth_plain(self, user, password, initial=True):
-        blob = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+        blob = plain_blob(user, password)
         if initial:
             return self.cmd("AUTH PLAIN " + blob)
         r = self.cmd("AUTH PLAIN")
@@ -271,10 +321,10 @@ class SMTPConn:
         r = self.cmd("AUTH LOGIN")
         if r.code != 334:
             return r
-        r = self.cmd(base64.b64encode(user.encode()).decode())
+        r = self.cmd(b64(user))
         if r.code != 334:
             return r
-        return self.cmd(base64.b64encode(password.encode()).decode())
+        return self.cmd(b64(password))
 
     def mail(self, sender, params=""):
         return self.cmd("MAIL FROM:<%s>%s" % (sender, (" " + params) if params else ""))
@@ -336,31 +386,16 @@ class POP3ProtocolError(SMTPProtocolError):
     (a subclass of SMTPProtocolError, so that wait_until treats it alike)."""
 
 
-class POP3Conn:
+class POP3Conn(RawConn):
     """A minimal POP3 client over a raw socket: exact bytes out, status lines
-    and multi-line bodies in, strict about CRLF framing.  src binds the
-    client socket to a chosen loopback address (the guard counts per
-    address); proxy_header is sent before anything else."""
+    and multi-line bodies in, strict about CRLF framing."""
 
-    def __init__(self, port, host="127.0.0.1", src=None, implicit_tls=False, greeting=True,
-                 timeout=SOCK_TIMEOUT, proxy_header=None):
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(src, 0) if src else None)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
+    def __init__(self, *args, **kw):
         self.last_raw = None
-        self.tls = False
-        if proxy_header is not None:
-            self.sock.sendall(proxy_header)
-        if implicit_tls:
-            self.sock = tls_context().wrap_socket(self.sock)
-            self.tls = True
-        self.greeting = self.line() if greeting else None
+        super().__init__(*args, **kw)
 
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
+    def read_greeting(self):
+        return self.line()
 
     def _fill(self):
         chunk = self.sock.recv(65536)
@@ -432,7 +467,7 @@ class POP3Conn:
         return self.cmd("PASS " + password)
 
     def auth_plain(self, user, password, initial=True):
-        blob = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+        blob = plain_blob(user, password)
         if initial:
             return self.cmd("AUTH PLAIN " + blob)
         st = self.cmd("AUTH PLAIN")
@@ -454,40 +489,6 @@ class POP3Conn:
         assert st.startswith("+OK"), "QUIT: %r" % st
         assert self.at_eof(), "server did not close after QUIT"
         return st
-
-    def at_eof(self, timeout=SOCK_TIMEOUT):
-        """Wait until the server closes; True if it did (what came before is
-        kept in self.buf)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except (socket.timeout, TimeoutError):
-            return False
-        except ssl.SSLError:
-            return True
-        finally:
-            try:
-                self.sock.settimeout(SOCK_TIMEOUT)
-            except OSError:
-                pass
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 # --------------------------------------------------------------------------
@@ -533,13 +534,16 @@ class Server:
     def set(self, key, value):
         return self.cli_ok("config", "set", key, value)
 
-    def _setup(self, settings):
-        ports = set()
-        for name in self.LISTENERS:
+    def unused_port(self):
+        """A free port that none of this server's listeners has."""
+        p = free_port()
+        while p in self.ports.values():
             p = free_port()
-            while p in ports:
-                p = free_port()
-            ports.add(p)
+        return p
+
+    def _setup(self, settings):
+        for name in self.LISTENERS:
+            p = self.unused_port()
             self.ports[name] = p
             self.set(name + ".address", "127.0.0.1:%d" % p)
         self.set("auth.failure-delay", "100")
@@ -779,11 +783,103 @@ def finish_server(s):
         pytest.fail("\n".join(problems), pytrace=False)
 
 
+# --------------------------------------------------------------------------
+# Users and mail of one test (the POP3 and IMAP suites)
+# --------------------------------------------------------------------------
+
+def new_user(server, prefix="user"):
+    """A user of its own for one test (added while the server runs)."""
+    addr = "%s%s@example.test" % (prefix, uuid.uuid4().hex[:12])
+    pw = "Pw-%s-x7" % uuid.uuid4().hex[:16]
+    server.cli_ok("user", "add", addr, input=pw + "\n")
+    server.users[addr] = pw
+    return addr
+
+
+class Msg:
+    """A message deliver() sent, and the file it was stored in."""
+
+    def __init__(self, tok, sent, path, raw):
+        self.tok, self.sent, self.path, self.raw = tok, sent, path, raw
+
+    @property
+    def name(self):
+        return os.path.basename(self.path)
+
+    @property
+    def uniq(self):
+        return self.name.split(":2,")[0]
+
+    @property
+    def size(self):
+        return len(self.raw)
+
+
+def deliver(server, rcpt, bodies=(None,), messages=None):
+    """Sends one message per body (or the given whole messages) to rcpt over
+    SMTP in one session, in order; returns [Msg] with the stored file and
+    its contents (checked: the trace headers, then exactly what was sent)."""
+    if messages is None:
+        toks = [token() for _ in bodies]
+        sent = [make_message(t, rcpt=rcpt, body=b) for t, b in zip(toks, bodies)]
+    else:
+        toks = []
+        sent = []
+        for m in messages:
+            t = token()
+            toks.append(t)
+            sent.append(m.replace(b"@TOKEN@", t.encode()))
+            assert t.encode() in sent[-1], "a message for deliver() needs @TOKEN@"
+    with server.conn() as c:
+        expect(c.ehlo(), 250)
+        for m in sent:
+            expect(c.send_message("sender@other.test", [rcpt], m), 250)
+        expect(c.cmd("QUIT"), 221)
+    out = []
+    for t, m in zip(toks, sent):
+        server.wait_mail(rcpt, t)
+        paths = server.mail_with(t, rcpt)
+        assert len(paths) == 1, paths
+        with open(paths[0], "rb") as f:
+            raw = f.read()
+        assert strip_trace(raw) == m
+        out.append(Msg(t, m, paths[0], raw))
+    return out
+
+
+def folder_dir(server, user, folder=None):
+    """The Maildir of a folder (None or INBOX: the user's Maildir)."""
+    root = server.maildir(user)
+    if folder is None or folder.upper() == "INBOX":
+        return root
+    return os.path.join(root, "." + folder)
+
+
+def box_files(server, user, folder=None):
+    """{'new': sorted names, 'cur': sorted names} of a folder."""
+    out = {}
+    for sub in ("new", "cur"):
+        d = os.path.join(folder_dir(server, user, folder), sub)
+        try:
+            out[sub] = sorted(f for f in os.listdir(d) if not f.startswith("."))
+        except FileNotFoundError:
+            out[sub] = []
+    return out
+
+
 @pytest.fixture(scope="module")
 def server():
     """One server shared by the tests of a module (tests tell their messages
     apart by a unique token).  Default settings."""
     s = make_server()
+    yield s
+    finish_server(s)
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """One server with auth.plaintext on, shared by a module's tests."""
+    s = make_server(settings={"auth.plaintext": "on"})
     yield s
     finish_server(s)
 

@@ -6,15 +6,16 @@ is loopback on Linux).  Everything here polls with a timeout; nothing
 sleeps a fixed time to decide a result.
 """
 
-import base64
 import json
 import os
 import re
 import socket
+import ssl
 import time
 
-from conftest import (FACTOR, LIVE_TIMEOUT, SOCK_TIMEOUT, Server, SMTPConn,
-                      SMTPProtocolError, expect, finish_server, tls_context, wait_until)
+from conftest import (ALICE, FACTOR, LIVE_TIMEOUT, SOCK_TIMEOUT, Server, SMTPConn,
+                      SMTPProtocolError, b64, expect, finish_server, plain_blob, tls_context,
+                      wait_until)
 
 def rules(**rules):
     """Settings for guard rules: rules(dos=(count, window, block), ...);
@@ -32,22 +33,11 @@ def rules(**rules):
 
 
 class GConn(SMTPConn):
-    """An SMTP client whose socket is bound to a chosen source address,
-    optionally sending a PROXY header first."""
+    """An SMTP client whose socket is bound to a chosen source address
+    (127.0.0.1 unless told), optionally sending a PROXY header first."""
 
-    def __init__(self, port, src="127.0.0.1", host="127.0.0.1", implicit_tls=False,
-                 greeting=True, timeout=SOCK_TIMEOUT, proxy_header=None):
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(src, 0))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.tls = False
-        if proxy_header is not None:
-            self.sock.sendall(proxy_header)
-        if implicit_tls:
-            self.sock = tls_context().wrap_socket(self.sock)
-            self.tls = True
-        self.greeting = self.reply() if greeting else None
+    def __init__(self, port, src="127.0.0.1", **kw):
+        super().__init__(port, src=src, **kw)
 
 
 def connect_outcome(port, src="127.0.0.1", proxy_header=None, host=None):
@@ -73,6 +63,108 @@ def connect_outcome(port, src="127.0.0.1", proxy_header=None, host=None):
         c.close()
 
 
+def line_outcome(c, proto, greeted, logout, refusal):
+    """connect_outcome for a line protocol (c: an IMAPConn or POP3Conn made
+    with greeting=False): 'accepted' when greeted(first line) holds, then
+    logout(c); or 'refused': exactly the refusal line, then the close."""
+    try:
+        ln = c.read_greeting()
+        if greeted(ln):
+            logout(c)
+            return "accepted"
+        assert ln == refusal, "refusal on %s must be %r, got %r" % (proto, refusal, ln)
+        assert c.at_eof(), "server did not close after %r" % refusal
+        assert c.buf == b"", "server sent more after its refusal: %r" % c.buf
+        return "refused"
+    finally:
+        c.close()
+
+
+def read_to_eof(sock, data=b""):
+    """Read until the server closes: (all data, True), or (data so far,
+    False) on a timeout."""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return data, True
+    except (socket.timeout, TimeoutError):
+        return data, False
+
+
+def tls_outcome(port, src, proto, refusal, greeted, logout, proxy_header=None):
+    """connect_outcome for an implicit-TLS listener (proto: "imaps", "pop3s").
+    The refusal may come in clear before the TLS handshake or right after
+    it; either way exactly the refusal line, then the close.  'accepted'
+    when greeted(first line) holds; then logout (bytes) is sent."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=SOCK_TIMEOUT,
+                                    source_address=(src, 0))
+    try:
+        if proxy_header is not None:
+            sock.sendall(proxy_header)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = tls_context().wrap_bio(inc, out)
+        first = True
+        while True:
+            try:
+                tls.do_handshake()
+                done = True
+            except ssl.SSLWantReadError:
+                done = False
+            pending = out.read()
+            if pending:
+                try:
+                    sock.sendall(pending)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            if done:
+                break
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if first and chunk[:1] != b"\x16":
+                # Not a TLS record: the refusal in clear.
+                data, eof = read_to_eof(sock, chunk)
+                assert data == (refusal + "\r\n").encode(), \
+                    "refusal on %s must be %r, got %r" % (proto, refusal, data)
+                assert eof, "server did not close after %r" % refusal
+                return "refused"
+            first = False
+            assert chunk, "%s closed during the TLS handshake" % proto
+            inc.write(chunk)
+        # Inside TLS: the greeting, or the refusal.
+        buf = b""
+        while b"\r\n" not in buf:
+            try:
+                buf += tls.read(65536)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            inc.write(chunk)
+        line, _, rest = buf.partition(b"\r\n")
+        if greeted(line.decode("utf-8", "replace")):
+            tls.write(logout)
+            sock.sendall(out.read())
+            return "accepted"
+        assert line == refusal.encode(), \
+            "refusal on %s must be %r, got %r" % (proto, refusal, buf)
+        assert rest == b"", "server sent more after its refusal: %r" % rest
+        _, eof = read_to_eof(sock)
+        assert eof, "server did not close after %r" % refusal
+        return "refused"
+    finally:
+        sock.close()
+
+
 def is_refused(port, src="127.0.0.1", proxy_header=None):
     return connect_outcome(port, src, proxy_header) == "refused"
 
@@ -81,17 +173,17 @@ def is_accepted(port, src="127.0.0.1", proxy_header=None):
     return connect_outcome(port, src, proxy_header) == "accepted"
 
 
-def wait_outcome(port, src, want, timeout=LIVE_TIMEOUT):
-    """Poll until a connection from src has outcome want (the server applies
-    CLI changes to blocks and lists within about a second)."""
+def wait_outcome(port, src, want, timeout=LIVE_TIMEOUT, outcome=connect_outcome, proto="SMTP"):
+    """Poll until outcome(port, src) is want (the server applies CLI changes
+    to blocks and lists within about a second)."""
     last = [None]
 
     def probe():
-        last[0] = connect_outcome(port, src)
+        last[0] = outcome(port, src)
         return last[0] == want
     ok = wait_until(probe, timeout=timeout, interval=0.1)
-    assert ok, "connection from %s still %s after %ss (wanted %s)" % (
-        src, last[0], timeout, want)
+    assert ok, "%s connection from %s still %s after %ss (wanted %s)" % (
+        proto, src, last[0], timeout, want)
 
 
 def tls_session(server, src, listener="submission"):
@@ -104,10 +196,6 @@ def tls_session(server, src, listener="submission"):
         c.starttls()
         expect(c.ehlo(), 250)
     return c
-
-
-def plain_blob(user, password):
-    return base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
 
 
 def auth_once(server, src, user, password, listener="submission"):
@@ -217,6 +305,42 @@ def all_log_bytes(server):
             with open(os.path.join(dirpath, f), "rb") as fh:
                 out += fh.read()
     return out
+
+
+def has_fields(line, *kvs):
+    """Assert that the log line has each key=value of kvs."""
+    for kv in kvs:
+        assert re.search(r"\b%s(\s|$)" % kv, line), "%s missing: %r" % (kv, line)
+
+
+def failed_login_lines(server, ip, proto):
+    """The invalid-passwords.log lines of the logs tests' four failed logins
+    from ip: wrong password, unknown user, wrong password (the 3rd, which
+    blocks), the right password while blocked; each with event=login-failed
+    and protocol=proto.  Returns the lines."""
+    lines = wait_lines(server, "invalid-passwords.log", ip_re(ip), count=4)
+    assert len(lines) == 4, "\n".join(lines)
+    for ln in lines:
+        assert (re.search(r"\bevent=login-failed\b", ln)
+                and re.search(r"\bprotocol=%s\b" % proto, ln)), ln
+    want = [('user="alice@example.test"', "wrong-password"),
+            ('user="ghost@example.test"', "unknown-user"),
+            ('user="alice@example.test"', "wrong-password"),
+            ('user="alice@example.test"', "blocked")]
+    got = [(re.search(r'user="[^"]*"', ln).group(0), re.search(r"\boutcome=(\S+)", ln).group(1))
+           for ln in lines]
+    assert got == want, "\n".join(lines)
+    return lines
+
+
+def no_password_in_logs(server, secrets, forms=()):
+    """Never a password of secrets in any log: in clear, base64, in a PLAIN
+    blob (of alice or the ghost user), or as f(password) for f in forms."""
+    logs = all_log_bytes(server)
+    for pw in secrets:
+        for form in [pw, b64(pw), plain_blob(ALICE, pw), plain_blob("ghost@example.test", pw)] + \
+                [f(pw) for f in forms]:
+            assert form.encode() not in logs, "a password (%s) is in DATA/log" % form
 
 
 # -- alerts ------------------------------------------------------------------

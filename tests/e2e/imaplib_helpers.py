@@ -4,22 +4,19 @@ IMAPConn is a small IMAP client over a raw socket: exact bytes out, whole
 responses in (literals included), strict about CRLF framing.  parse()
 reads IMAP data (atoms, strings, literals, NIL, lists) so that FETCH,
 ENVELOPE, BODYSTRUCTURE, LIST and STATUS can be checked field by field.
-The rest are small helpers shared by the IMAP test modules: users of
-their own, delivery over SMTP, logins, Maildir views.
+The rest are small helpers shared by the IMAP test modules: logins and
+Maildir views (users of their own and delivery are in conftest.py).
 
 Only the standard library; all traffic goes to loopback."""
 
-import base64
 import datetime
 import os
 import re
 import socket
-import ssl
 import time
-import uuid
 
-from conftest import (SOCK_TIMEOUT, SMTPProtocolError, expect, make_message,
-                      strip_trace, tls_context, token, wait_until)
+from conftest import (SOCK_TIMEOUT, RawConn, SMTPProtocolError, folder_dir, plain_blob,
+                      tls_context, wait_until)
 
 # -- the contract's fixed texts ------------------------------------------------------
 
@@ -200,14 +197,6 @@ def q(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def b64(data):
-    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
-
-
-def plain_blob(user, password, authzid=""):
-    return b64("%s\0%s\0%s" % (authzid, user, password))
-
-
 def caps_of(text):
     """The capability names of a '[CAPABILITY ...]' text or '* CAPABILITY' line
     (upper-cased, APPENDLIMIT=N kept whole)."""
@@ -280,32 +269,18 @@ class Result:
         return "Result(%r, untagged=%r)" % (self.tagged, [u[:200] for u in self.untagged][:30])
 
 
-class IMAPConn:
-    """A minimal IMAP client over a raw socket.  src binds the client socket
-    to a chosen loopback address (the guard counts per address);
-    proxy_header is sent before anything else."""
+class IMAPConn(RawConn):
+    """A minimal IMAP client over a raw socket (see RawConn for src and
+    proxy_header)."""
 
-    def __init__(self, port, host="127.0.0.1", src=None, implicit_tls=False, greeting=True,
-                 timeout=SOCK_TIMEOUT, proxy_header=None):
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(src, 0) if src else None)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.tls = False
+    def __init__(self, *args, **kw):
         self.n = 0
-        if proxy_header is not None:
-            self.sock.sendall(proxy_header)
-        if implicit_tls:
-            self.sock = tls_context().wrap_socket(self.sock)
-            self.tls = True
-        self.greeting = self.line().decode("utf-8", "replace") if greeting else None
+        super().__init__(*args, **kw)
+
+    def read_greeting(self):
+        return self.textline()
 
     # -- low level
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
     def _fill(self):
         chunk = self.sock.recv(1 << 20)
         if not chunk:
@@ -377,28 +352,6 @@ class IMAPConn:
         assert r.ok, "%s -> %r" % (text, r)
         return r
 
-    def at_eof(self, timeout=SOCK_TIMEOUT):
-        """Wait until the server closes; True if it did (what came before is
-        kept in self.buf)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except (socket.timeout, TimeoutError):
-            return False
-        except ssl.SSLError:
-            return True
-        finally:
-            try:
-                self.sock.settimeout(SOCK_TIMEOUT)
-            except OSError:
-                pass
-
     def quiet_for(self, seconds):
         """True if nothing arrives for that long (data that does is kept)."""
         self.sock.settimeout(seconds)
@@ -410,18 +363,6 @@ class IMAPConn:
             return True
         finally:
             self.sock.settimeout(SOCK_TIMEOUT)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
     # -- commands
     def capability(self):
@@ -578,84 +519,6 @@ def imaplib_login(server, user, tls=True):
 
 
 # -- users, mail, Maildir ---------------------------------------------------------------
-
-def new_user(server, prefix="imap"):
-    """A user of its own for one test (added while the server runs)."""
-    addr = "%s%s@example.test" % (prefix, uuid.uuid4().hex[:12])
-    pw = "Pw-%s-x7" % uuid.uuid4().hex[:16]
-    server.cli_ok("user", "add", addr, input=pw + "\n")
-    server.users[addr] = pw
-    return addr
-
-
-class Msg:
-    def __init__(self, tok, sent, path, raw):
-        self.tok, self.sent, self.path, self.raw = tok, sent, path, raw
-
-    @property
-    def name(self):
-        return os.path.basename(self.path)
-
-    @property
-    def uniq(self):
-        return self.name.split(":2,")[0]
-
-    @property
-    def size(self):
-        return len(self.raw)
-
-
-def deliver(server, rcpt, bodies=(None,), messages=None):
-    """Sends one message per body (or the given whole messages) to rcpt over
-    SMTP in one session, in order; returns [Msg] with the stored file and
-    its contents (checked: the trace headers, then exactly what was sent)."""
-    if messages is None:
-        toks = [token() for _ in bodies]
-        sent = [make_message(t, rcpt=rcpt, body=b) for t, b in zip(toks, bodies)]
-    else:
-        toks = []
-        sent = []
-        for m in messages:
-            t = token()
-            toks.append(t)
-            sent.append(m.replace(b"@TOKEN@", t.encode()))
-            assert t.encode() in sent[-1], "a message for deliver() needs @TOKEN@"
-    with server.conn() as c:
-        expect(c.ehlo(), 250)
-        for m in sent:
-            expect(c.send_message("sender@other.test", [rcpt], m), 250)
-        expect(c.cmd("QUIT"), 221)
-    out = []
-    for t, m in zip(toks, sent):
-        server.wait_mail(rcpt, t)
-        paths = server.mail_with(t, rcpt)
-        assert len(paths) == 1, paths
-        with open(paths[0], "rb") as f:
-            raw = f.read()
-        assert strip_trace(raw) == m
-        out.append(Msg(t, m, paths[0], raw))
-    return out
-
-
-def folder_dir(server, user, folder=None):
-    """The Maildir of a folder (None or INBOX: the user's Maildir)."""
-    root = server.maildir(user)
-    if folder is None or folder.upper() == "INBOX":
-        return root
-    return os.path.join(root, "." + folder)
-
-
-def box_files(server, user, folder=None):
-    """{'new': sorted names, 'cur': sorted names} of a folder."""
-    out = {}
-    for sub in ("new", "cur"):
-        d = os.path.join(folder_dir(server, user, folder), sub)
-        try:
-            out[sub] = sorted(f for f in os.listdir(d) if not f.startswith("."))
-        except FileNotFoundError:
-            out[sub] = []
-    return out
-
 
 def files_with(server, user, marker, folder=None):
     """Paths of the folder's messages (new/ and cur/) that contain marker."""

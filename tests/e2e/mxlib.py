@@ -895,6 +895,25 @@ def mxlab():
     lab.stop()
 
 
+# For the queue suites, which import these two.
+
+@pytest.fixture(scope="module")
+def lab():
+    """One MXLab for all tests of a module."""
+    lab = MXLab()
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(autouse=True)
+def sinks_saw_no_protocol_errors(lab):
+    """After each test: the sinks saw the server keep to the SMTP protocol."""
+    before = len(lab.all_errors())
+    yield
+    errs = lab.all_errors()[before:]
+    assert errs == [], "the server's SMTP client broke the protocol: %r" % errs
+
+
 def lab_settings(lab, **extra):
     """Server settings that keep delivery on loopback and retries fast."""
     st = lab.settings()
@@ -1151,10 +1170,6 @@ def wait_past(unix_time):
     time, read from `queue list`): what was due by then has had its turn."""
     while time.time() <= unix_time:
         time.sleep(0.1)
-
-
-def plain_b64(user, password):
-    return base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
 
 
 def send(server, sender, rcpts, msg, user=None, listener=None):

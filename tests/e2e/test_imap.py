@@ -12,14 +12,14 @@ import time
 
 import pytest
 
-from conftest import ALICE, FACTOR, make_server, finish_server, tls_context
+from conftest import ALICE, FACTOR, deliver, make_server, finish_server, new_user, tls_context
 from imaplib_helpers import (imaplib_close, AUTH_FAILED, AUTOLOGOUT, BASE_CAPS, BYE_LOGOUT, BYE_TOOBIG,
                              CANCELLED, DEFAULT_MAX_LITERAL, GREETING_RE, LINE_TOO_LONG,
                              LITERAL_TOO_LARGE, LOGGED_IN_RE, LOGOUT_OK, PRIVACY,
                              SHUTDOWN, STARTTLS_OK, TLS_ACTIVE, TOO_MANY_ERRORS,
                              TOOBIG, UNKNOWN, UNSUPPORTED_MECH, USER_LIMIT, WRONG, WRONG_STATE,
-                             caps_of, crlf, deliver, imap_raw, imaplib_login, login,
-                             new_user, plain_blob, q, wait_for)
+                             caps_of, crlf, imap_raw, imaplib_login, login, plain_blob, q,
+                             wait_for)
 
 
 def greeting_caps(c):
@@ -507,13 +507,6 @@ def test_max_per_user(small):
 
 
 # -- auth.plaintext on ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def plain():
-    s = make_server(settings={"auth.plaintext": "on"})
-    yield s
-    finish_server(s)
-
 
 def test_plaintext_allowed(plain):
     s = plain

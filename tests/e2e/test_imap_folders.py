@@ -9,10 +9,9 @@ One server for the module; each test uses users of its own."""
 
 import os
 
-from conftest import token
-from imaplib_helpers import (ALREADYEXISTS, INVALID_NAME, NONEXISTENT, SPECIAL_USE, box_files,
-                             deliver, files_with, folder_dir, imaplib_close, imaplib_login,
-                             login, new_user, q, s, selected)
+from conftest import box_files, deliver, folder_dir, new_user, token
+from imaplib_helpers import (ALREADYEXISTS, INVALID_NAME, NONEXISTENT, SPECIAL_USE, files_with,
+                             imaplib_close, imaplib_login, login, q, s, selected)
 
 TOP = ["INBOX", "Sent", "Drafts", "Trash", "Junk"]
 

@@ -9,20 +9,18 @@ a password; the listeners move and close live.
 
 Each test acts from its own loopback addresses (all of 127.0.0.0/8)."""
 
-import base64
 import re
-import socket
-import ssl
 import time
 
 import pytest
 
-from conftest import ALICE, BOB, FACTOR, SOCK_TIMEOUT, expect, free_port, tls_context
+from conftest import ALICE, BOB, FACTOR, expect, greets, port_refused
 from guardlib import auth_once as smtp_auth_once
-from guardlib import (all_log_bytes, connect_outcome, guarded, ip_re, rules,
-                      shared_server, wait_ban, wait_lines, wait_until)
+from guardlib import (connect_outcome, failed_login_lines, guarded, has_fields, ip_re,
+                      line_outcome, no_password_in_logs, rules, shared_server, tls_outcome,
+                      wait_ban, wait_lines, wait_outcome, wait_until)
 from imaplib_helpers import (AUTH_FAILED, DENIED, GREETING_RE, LOGGED_IN_RE, TOO_MANY_IP, WRONG,
-                             IMAPConn, IMAPProtocolError, plain_blob, q)
+                             IMAPConn, IMAPProtocolError, q)
 
 DELAY = 200
 POP3_LOGGED_IN = re.compile(r"^\+OK Logged in, (\d+) messages? \((\d+) octets\)$")
@@ -68,111 +66,19 @@ def ok(text):
 
 # -- outcome at connect ---------------------------------------------------------------------
 
-def _read_to_eof(sock, data=b""):
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data, True
-            data += chunk
-    except (ConnectionResetError, BrokenPipeError):
-        return data, True
-    except (socket.timeout, TimeoutError):
-        return data, False
-
-
-def _imaps_outcome(port, src, proxy_header=None):
-    """imaps: the refusal may come in clear before the TLS handshake or
-    right after it; either way exactly the BYE line, then the close."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=SOCK_TIMEOUT,
-                                    source_address=(src, 0))
-    try:
-        if proxy_header is not None:
-            sock.sendall(proxy_header)
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        tls = tls_context().wrap_bio(inc, out)
-        first = True
-        while True:
-            try:
-                tls.do_handshake()
-                done = True
-            except ssl.SSLWantReadError:
-                done = False
-            pending = out.read()
-            if pending:
-                try:
-                    sock.sendall(pending)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-            if done:
-                break
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                chunk = b""
-            if first and chunk[:1] != b"\x16":
-                data, eof = _read_to_eof(sock, chunk)
-                assert data == (DENIED + "\r\n").encode(), \
-                    "refusal on imaps must be %r, got %r" % (DENIED, data)
-                assert eof, "server did not close after %r" % DENIED
-                return "refused"
-            first = False
-            assert chunk, "imaps closed during the TLS handshake"
-            inc.write(chunk)
-        buf = b""
-        while b"\r\n" not in buf:
-            try:
-                buf += tls.read(65536)
-                continue
-            except ssl.SSLWantReadError:
-                pass
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                break
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            inc.write(chunk)
-        line, _, rest = buf.partition(b"\r\n")
-        if GREETING_RE.match(line.decode("utf-8", "replace")):
-            tls.write(b"Z LOGOUT\r\n")
-            sock.sendall(out.read())
-            return "accepted"
-        assert line == DENIED.encode(), "refusal must be %r, got %r" % (DENIED, buf)
-        assert rest == b"", "server sent more after its refusal: %r" % rest
-        _, eof = _read_to_eof(sock)
-        assert eof, "server did not close after %r" % DENIED
-        return "refused"
-    finally:
-        sock.close()
-
-
 def imap_outcome(port, src, tls=False, proxy_header=None, refusal=DENIED):
     """'accepted' (the greeting; ended with LOGOUT) or 'refused' (exactly
     the refusal line, then the server closed)."""
     if tls:
-        return _imaps_outcome(port, src, proxy_header)
+        return tls_outcome(port, src, "imaps", DENIED, GREETING_RE.match, b"Z LOGOUT\r\n",
+                           proxy_header)
     c = IMAPConn(port, src=src, greeting=False, proxy_header=proxy_header)
-    try:
-        ln = c.textline()
-        if GREETING_RE.match(ln):
-            c.logout()
-            return "accepted"
-        assert ln == refusal, "refusal must be %r, got %r" % (refusal, ln)
-        assert c.at_eof(), "server did not close after %r" % refusal
-        assert c.buf == b"", "server sent more after its refusal: %r" % c.buf
-        return "refused"
-    finally:
-        c.close()
+    return line_outcome(c, "imap", GREETING_RE.match, IMAPConn.logout, refusal)
 
 
 def wait_imap_outcome(port, src, want, tls=False):
-    last = [None]
-
-    def probe():
-        last[0] = imap_outcome(port, src, tls)
-        return last[0] == want
-    assert wait_until(probe, interval=0.1), "IMAP%s connection from %s still %s (wanted %s)" % (
-        "S" if tls else "", src, last[0], want)
+    wait_outcome(port, src, want, outcome=lambda p, a: imap_outcome(p, a, tls),
+                 proto="IMAPS" if tls else "IMAP")
 
 
 # -- login blocks ----------------------------------------------------------------------------
@@ -254,24 +160,10 @@ def test_logs_say_imap_and_never_the_password(srv):
     for name, t in (("wrong", t1), ("unknown user", t2), ("right, blocked", t4)):
         assert t >= floor, "%s password answered after %.3fs, before the %d ms delay" % (
             name, t, DELAY)
-    lines = wait_lines(s, "invalid-passwords.log", ip_re(ip), count=4)
-    assert len(lines) == 4, "\n".join(lines)
-    for ln in lines:
-        assert re.search(r"\bevent=login-failed\b", ln) and re.search(r"\bprotocol=imap\b", ln), ln
-    got = [(re.search(r'user="[^"]*"', ln).group(0), re.search(r"\boutcome=(\S+)", ln).group(1))
-           for ln in lines]
-    assert got == [('user="alice@example.test"', "wrong-password"),
-                   ('user="ghost@example.test"', "unknown-user"),
-                   ('user="alice@example.test"', "wrong-password"),
-                   ('user="alice@example.test"', "blocked")], "\n".join(lines)
+    failed_login_lines(s, ip, "imap")
     (blk,) = wait_lines(s, "intrusion.log", r"\bevent=block\b", ip_re(ip))
-    for kv in ("kind=logins", "rule=invalid-login", "protocol=imap", "attempts=3"):
-        assert re.search(r"\b%s(\s|$)" % kv, blk), "%s missing: %r" % (kv, blk)
-    logs = all_log_bytes(s)
-    for secret in canaries + [pw]:
-        for form in (secret, base64.b64encode(secret.encode()).decode(), q(secret),
-                     plain_blob(ALICE, secret), plain_blob("ghost@example.test", secret)):
-            assert form.encode() not in logs, "a password (%s) is in DATA/log" % form
+    has_fields(blk, "kind=logins", "rule=invalid-login", "protocol=imap", "attempts=3")
+    no_password_in_logs(s, canaries + [pw], forms=[q])
 
 
 # -- connection refusals ---------------------------------------------------------------------
@@ -394,26 +286,8 @@ def test_proxy_header_names_the_client(fresh_server):
 
 # -- live listener settings ------------------------------------------------------------------
 
-def refused(port):
-    sk = socket.socket()
-    sk.settimeout(2)
-    try:
-        sk.connect(("127.0.0.1", port))
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    finally:
-        sk.close()
-    return False
-
-
 def answers(port, tls=False):
-    try:
-        with IMAPConn(port, implicit_tls=tls, timeout=3) as c:
-            return bool(GREETING_RE.match(c.greeting))
-    except Exception:
-        return False
+    return greets(IMAPConn, port, GREETING_RE.match, implicit_tls=tls)
 
 
 def test_listeners_close_reopen_and_move_live(fresh_server):
@@ -426,21 +300,19 @@ def test_listeners_close_reopen_and_move_live(fresh_server):
             other = "imaps" if name == "imap" else "imap"
             port = s.ports[name]
             s.set(name + ".enabled", "off")
-            assert wait_until(lambda: refused(port)), "%s still accepts after disabling" % name
+            assert wait_until(lambda: port_refused(port)), "%s still accepts after disabling" % name
             assert answers(s.ports[other], not tls), "disabling %s broke %s" % (name, other)
             s.set(name + ".enabled", "on")
             assert wait_until(lambda: answers(port, tls)), "%s not back after enabling" % name
         for name, tls in (("imap", False), ("imaps", True)):
             old = s.ports[name]
-            new = free_port()
-            while new in s.ports.values():
-                new = free_port()
+            new = s.unused_port()
             t0 = time.monotonic()
             s.set(name + ".address", "127.0.0.1:%d" % new)
             assert wait_until(lambda: answers(new, tls)), "%s does not answer on its new port" % name
             assert time.monotonic() - t0 < 1.5 * FACTOR + 0.5, "moving %s took %.1fs" % (
                 name, time.monotonic() - t0)
-            assert wait_until(lambda: refused(old)), "old %s port still open" % name
+            assert wait_until(lambda: port_refused(old)), "old %s port still open" % name
             s.ports[name] = new
         # A session from before all that goes on.
         assert held.select().ok

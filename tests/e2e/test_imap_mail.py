@@ -17,10 +17,11 @@ import time
 
 import pytest
 
-from conftest import FACTOR, expect, make_message, token, wait_until
-from imaplib_helpers import (imaplib_close, NONEXISTENT, OVERQUOTA, SYSTEM_FLAGS, box_files, crlf, deliver,
-                             drop_file, fetch_items, files_with, folder_dir, imaplib_login,
-                             info_flags, login, new_user, parse_imap_date, s, selected, seqset)
+from conftest import (FACTOR, box_files, deliver, expect, folder_dir, make_message, new_user,
+                      token, wait_until)
+from imaplib_helpers import (imaplib_close, NONEXISTENT, OVERQUOTA, SYSTEM_FLAGS, crlf, drop_file,
+                             fetch_items, files_with, imaplib_login, info_flags, login,
+                             parse_imap_date, s, selected, seqset)
 
 UTC = datetime.timezone.utc
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import FACTOR, token
-from imaplib_helpers import crlf, deliver, files_with, login, new_user, selected
+from conftest import FACTOR, deliver, new_user, token
+from imaplib_helpers import crlf, files_with, login, selected
 
 MBSYNC = shutil.which("mbsync")
 pytestmark = pytest.mark.skipif(MBSYNC is None, reason="mbsync is not installed "

@@ -6,31 +6,12 @@ import socket
 
 import pytest
 
-from conftest import (ALICE, LIVE_TIMEOUT, SMTPConn, expect, free_port, ipv6_available,
-                      wait_until)
-
-
-def refused(port, host="127.0.0.1"):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(2)
-    try:
-        s.connect((host, port))
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return False
+from conftest import (ALICE, LIVE_TIMEOUT, SMTPConn, expect, free_port, greets, ipv6_available,
+                      port_refused, wait_until)
 
 
 def answers(port, host="127.0.0.1", tls=False):
-    try:
-        with SMTPConn(port, host=host, implicit_tls=tls, timeout=3) as c:
-            return c.greeting.code == 220
-    except Exception:
-        return False
+    return greets(SMTPConn, port, lambda g: g.code == 220, host=host, implicit_tls=tls)
 
 
 def same_process(s, pid):
@@ -45,7 +26,8 @@ def test_disable_and_enable_listener(fresh_server, listener):
     tls = listener == "smtps"
     assert answers(port, tls=tls)
     s.set(listener + ".enabled", "off")
-    assert wait_until(lambda: refused(port)), "%s still accepts %ss after disabling" % (listener, LIVE_TIMEOUT)
+    assert wait_until(lambda: port_refused(port)), \
+        "%s still accepts %ss after disabling" % (listener, LIVE_TIMEOUT)
     other = "submission" if listener == "smtp" else "smtp"
     assert answers(s.ports[other]), "disabling %s broke %s" % (listener, other)
     same_process(s, pid)
@@ -61,7 +43,7 @@ def test_move_smtp_port(fresh_server):
     new = free_port()
     s.set("smtp.address", "127.0.0.1:%d" % new)
     assert wait_until(lambda: answers(new)), "smtp does not answer on its new port"
-    assert wait_until(lambda: refused(old)), "old smtp port still open"
+    assert wait_until(lambda: port_refused(old)), "old smtp port still open"
     same_process(s, pid)
     s.ports["smtp"] = new
     with s.conn() as c:

@@ -1,23 +1,14 @@
 """The SMTP conversation log: session ids, the AUTH username, and never any
 password material (clear or base64) in any log file."""
 
-import base64
 import os
 import re
 
 import pytest
 
-from conftest import ALICE, BOB, expect, make_message, token, wait_until
+from conftest import ALICE, BOB, b64, expect, make_message, plain_blob, token, wait_until
 
 SID = re.compile(r"\bsid=[0-9a-f]{16}\b")
-
-
-def b64(b):
-    return base64.b64encode(b).decode()
-
-
-def plain_blob(user, pw):
-    return b64(b"\0" + user.encode() + b"\0" + pw.encode())
 
 
 @pytest.fixture(scope="module")

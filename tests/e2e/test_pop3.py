@@ -10,7 +10,6 @@ listener settings.
 Most tests share one server; each test gets its own fresh user (created
 while the server runs) so that mailboxes never interfere."""
 
-import base64
 import os
 import random
 import re
@@ -23,9 +22,8 @@ import uuid
 import poplib
 import pytest
 
-from conftest import (ALICE, FACTOR, POP3Conn, expect,
-                      free_port, make_message, make_server, finish_server, strip_trace,
-                      tls_context, token, wait_until)
+from conftest import (ALICE, FACTOR, POP3Conn, b64, box_files, deliver, expect, greets,
+                      new_user, port_refused, tls_context, wait_until)
 
 GREETING = "+OK Mailwarden POP3 server ready"
 PLAIN_REFUSED = "-ERR [AUTH] Plaintext authentication disallowed, use STLS first"
@@ -53,72 +51,7 @@ def already(i):
     return "-ERR Message %d already deleted" % i
 
 
-def b64(s):
-    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
-
-
 # -- helpers --------------------------------------------------------------------
-
-def new_user(s):
-    """A user of its own for one test (added while the server runs)."""
-    addr = "pop%s@example.test" % uuid.uuid4().hex[:12]
-    pw = "Pw-%s-x9" % uuid.uuid4().hex[:16]
-    s.cli_ok("user", "add", addr, input=pw + "\n")
-    s.users[addr] = pw
-    return addr
-
-
-class Msg:
-    def __init__(self, tok, sent, path, raw):
-        self.tok, self.sent, self.path, self.raw = tok, sent, path, raw
-
-    @property
-    def name(self):
-        return os.path.basename(self.path)
-
-    @property
-    def uniq(self):
-        return self.name.split(":2,")[0]
-
-    @property
-    def size(self):
-        return len(self.raw)
-
-
-def deliver(s, rcpt, bodies=(None,)):
-    """Sends one message per body (None: the default body) to rcpt over SMTP,
-    in one session, in order; returns [Msg] in delivery order, each with the
-    stored file and its contents (checked: the trace headers, then exactly
-    what was sent)."""
-    toks = [token() for _ in bodies]
-    sent = [make_message(t, rcpt=rcpt, body=b) for t, b in zip(toks, bodies)]
-    with s.conn() as c:
-        expect(c.ehlo(), 250)
-        for m in sent:
-            expect(c.send_message("sender@other.test", [rcpt], m), 250)
-        expect(c.cmd("QUIT"), 221)
-    out = []
-    for t, m in zip(toks, sent):
-        s.wait_mail(rcpt, t)
-        (path,) = s.mail_with(t, rcpt)
-        with open(path, "rb") as f:
-            raw = f.read()
-        assert strip_trace(raw) == m
-        out.append(Msg(t, m, path, raw))
-    return out
-
-
-def box(s, user):
-    """{'new': sorted names, 'cur': sorted names} of the user's INBOX."""
-    out = {}
-    for sub in ("new", "cur"):
-        d = os.path.join(s.maildir(user), sub)
-        try:
-            out[sub] = sorted(f for f in os.listdir(d) if not f.startswith("."))
-        except FileNotFoundError:
-            out[sub] = []
-    return out
-
 
 def login(s, user, listener="pop3s", src=None, password=None):
     """A session in TRANSACTION state (STLS first on pop3); the message count
@@ -567,7 +500,7 @@ def test_uidl_unique_and_stable_across_sessions_and_flag_changes(server):
         # RETR 1 moves it to cur/ with the S flag at QUIT.
         assert c.multi("RETR 1")[0].startswith("+OK")
         c.quit()
-    assert box(server, u)["cur"] == [msgs[0].uniq + ":2,S"]
+    assert box_files(server, u)["cur"] == [msgs[0].uniq + ":2,S"]
     with login(server, u) as c:
         assert [v for _, v in uidl_map(c)] == uids, "UIDL changed when the message was seen"
         assert c.cmd("DELE 2") == "+OK Message 2 deleted"
@@ -641,7 +574,7 @@ def test_uidl_stable_across_restart_and_shutdown_drops_the_session(fresh_server)
     finally:
         held.close()
     # A session ended by the shutdown updates nothing.
-    assert box(s, u) == {"new": sorted(m.name for m in msgs), "cur": []}
+    assert box_files(s, u) == {"new": sorted(m.name for m in msgs), "cur": []}
     s.start()
     with login(s, u) as c:
         assert uidl_map(c) == uids, "UIDL changed across a restart"
@@ -658,7 +591,7 @@ def test_dele_quit_removes_from_new_and_cur(server):
     with login(server, u) as c:
         assert c.multi("RETR 1")[0].startswith("+OK")
         c.quit()
-    assert box(server, u) == {"new": sorted([msgs[1].name, msgs[2].name]),
+    assert box_files(server, u) == {"new": sorted([msgs[1].name, msgs[2].name]),
                               "cur": [msgs[0].uniq + ":2,S"]}
     with login(server, u) as c:
         assert c.cmd("DELE 1") == "+OK Message 1 deleted"
@@ -677,7 +610,7 @@ def test_dele_quit_removes_from_new_and_cur(server):
         m = BYE_DELETED.match(st)
         assert m and m.group(1) == "2", st
         # +OK comes after the UPDATE: the files are gone now, no waiting.
-        assert box(server, u) == {"new": [msgs[2].name], "cur": []}
+        assert box_files(server, u) == {"new": [msgs[2].name], "cur": []}
         assert c.at_eof()
     with login(server, u) as c:
         assert (c.count, c.octets) == (1, msgs[2].size)
@@ -704,14 +637,14 @@ def test_dele_rset_keeps(server):
         m = BYE_DELETED.match(st)
         assert m and m.group(1) == "0", st
         assert c.at_eof()
-    b = box(server, u)
+    b = box_files(server, u)
     assert b == {"new": sorted([msgs[1].name, msgs[2].name]), "cur": [msgs[0].uniq + ":2,S"]}, b
 
 
 def test_dropped_connection_keeps_everything_and_releases_the_lock(server):
     u = new_user(server)
     msgs = deliver(server, u, [None, None])
-    before = box(server, u)
+    before = box_files(server, u)
     c = login(server, u, listener="pop3")
     assert c.cmd("DELE 1") == "+OK Message 1 deleted"
     st, body = c.multi("RETR 2")
@@ -720,7 +653,7 @@ def test_dropped_connection_keeps_everything_and_releases_the_lock(server):
     # The lock goes with the connection; nothing was deleted or marked.
     got = wait_until(lambda: ok_session_count(server, u))
     assert got == (2,), "after a dropped session: %r" % (got,)
-    assert box(server, u) == before
+    assert box_files(server, u) == before
 
 
 def test_retr_marks_seen_top_does_not(server):
@@ -731,7 +664,7 @@ def test_retr_marks_seen_top_does_not(server):
         assert c.multi("TOP 2 0")[1] == top_of(msgs[1].raw, 0)
         assert c.multi("TOP 3 5")[0].startswith("+OK")
         c.quit()
-    b = box(server, u)
+    b = box_files(server, u)
     assert b["cur"] == [msgs[0].uniq + ":2,S"], b
     assert b["new"] == sorted([msgs[1].name, msgs[2].name]), "TOP marked a message seen: %r" % b
     with open(os.path.join(server.maildir(u), "cur", msgs[0].uniq + ":2,S"), "rb") as f:
@@ -741,7 +674,7 @@ def test_retr_marks_seen_top_does_not(server):
         assert c.count == 3
         assert c.multi("RETR 1")[1] == msgs[0].raw
         c.quit()
-    assert box(server, u)["cur"] == [msgs[0].uniq + ":2,S"]
+    assert box_files(server, u)["cur"] == [msgs[0].uniq + ":2,S"]
 
 
 @pytest.mark.slow
@@ -749,7 +682,7 @@ def test_idle_timeout_logs_out_and_updates_nothing(fresh_server):
     s = fresh_server(settings={"pop3.timeout": "10"})     # the smallest allowed
     u = new_user(s)
     msgs = deliver(s, u, [None, None])
-    before = box(s, u)
+    before = box_files(s, u)
     with login(s, u) as c:
         assert c.cmd("DELE 1") == "+OK Message 1 deleted"
         assert c.multi("RETR 2")[1] == msgs[1].raw
@@ -758,7 +691,7 @@ def test_idle_timeout_logs_out_and_updates_nothing(fresh_server):
         assert c.line() == "-ERR Autologout, idle for too long"
         assert time.monotonic() - t0 >= 9.5, "autologout before pop3.timeout"
         assert c.at_eof() and c.buf == b""
-    assert box(s, u) == before, "a timed-out session changed the maildrop"
+    assert box_files(s, u) == before, "a timed-out session changed the maildrop"
     assert wait_until(lambda: ok_session_count(s, u)) == (2,)
 
 
@@ -811,7 +744,7 @@ def test_file_moved_behind_the_servers_back_is_found(server):
         assert st == "+OK %d octets" % m.size, st
         assert body == m.raw
         c.quit()
-    assert box(server, u) == {"new": [], "cur": [m.uniq + ":2,FS"]}
+    assert box_files(server, u) == {"new": [], "cur": [m.uniq + ":2,FS"]}
     with login(server, u) as c:
         assert uidl_map(c) == uid
         c.quit()
@@ -904,7 +837,7 @@ def test_pipelined_commands_answered_in_order(server):
         assert BYE_DELETED.match(c.line())
         assert c.at_eof()
         assert c.buf == b"", c.buf
-    assert box(server, u) == {"new": [], "cur": sorted(m.uniq + ":2,S" for m in msgs[:2])}
+    assert box_files(server, u) == {"new": [], "cur": sorted(m.uniq + ":2,S" for m in msgs[:2])}
 
 
 # -- STLS injection --------------------------------------------------------------------
@@ -981,17 +914,10 @@ def test_curl_pop3s_and_pop3_with_ssl_reqd(server):
     assert r.returncode != 0, "curl logged in without TLS: %r" % r.stdout[:200]
     assert msgs[0].tok.encode() not in r.stdout
     # Each RETR session marked its message seen; nothing was deleted.
-    assert box(server, u) == {"new": [], "cur": sorted(m.uniq + ":2,S" for m in msgs)}
+    assert box_files(server, u) == {"new": [], "cur": sorted(m.uniq + ":2,S" for m in msgs)}
 
 
 # -- auth.plaintext on ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def plain():
-    s = make_server(settings={"auth.plaintext": "on"})
-    yield s
-    finish_server(s)
-
 
 def test_plaintext_allowed_capa_and_logins(plain):
     s = plain
@@ -1061,26 +987,8 @@ def test_auth_plaintext_is_live(plain):
 
 # -- live listener settings ------------------------------------------------------------------
 
-def refused(port):
-    s = socket.socket()
-    s.settimeout(2)
-    try:
-        s.connect(("127.0.0.1", port))
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return False
-
-
 def answers(port, tls=False):
-    try:
-        with POP3Conn(port, implicit_tls=tls, timeout=3) as c:
-            return c.greeting == GREETING
-    except Exception:
-        return False
+    return greets(POP3Conn, port, lambda g: g == GREETING, implicit_tls=tls)
 
 
 def test_disable_and_enable_pop3_and_pop3s(fresh_server):
@@ -1091,7 +999,7 @@ def test_disable_and_enable_pop3_and_pop3s(fresh_server):
         port = s.ports[name]
         assert answers(port, tls)
         s.set(name + ".enabled", "off")
-        assert wait_until(lambda: refused(port)), "%s still accepts after disabling" % name
+        assert wait_until(lambda: port_refused(port)), "%s still accepts after disabling" % name
         assert answers(s.ports[other], not tls), "disabling %s broke %s" % (name, other)
         with s.conn() as c:
             expect(c.ehlo(), 250)
@@ -1109,12 +1017,10 @@ def test_move_pop3_and_pop3s_ports(fresh_server):
     try:
         for name, tls in (("pop3", False), ("pop3s", True)):
             old = s.ports[name]
-            new = free_port()
-            while new in s.ports.values():
-                new = free_port()
+            new = s.unused_port()
             s.set(name + ".address", "127.0.0.1:%d" % new)
             assert wait_until(lambda: answers(new, tls)), "%s does not answer on its new port" % name
-            assert wait_until(lambda: refused(old)), "old %s port still open" % name
+            assert wait_until(lambda: port_refused(old)), "old %s port still open" % name
             s.ports[name] = new
         # A session from before the move goes on.
         assert held.cmd("NOOP") == "+OK"

@@ -8,19 +8,16 @@ protocol=pop3 and never hold a password.
 
 Each test acts from its own loopback addresses (all of 127.0.0.0/8)."""
 
-import base64
 import re
-import socket
-import ssl
 import time
 
 import pytest
 
-from conftest import ALICE, FACTOR, SOCK_TIMEOUT, POP3Conn, expect, tls_context
+from conftest import ALICE, FACTOR, POP3Conn, expect
 from guardlib import auth_once as smtp_auth_once
-from guardlib import (all_log_bytes, connect_outcome, guarded, ip_re,
-                      lines_matching, plain_blob, rules, shared_server, wait_ban,
-                      wait_lines, wait_until)
+from guardlib import (connect_outcome, failed_login_lines, guarded, has_fields, ip_re,
+                      line_outcome, lines_matching, no_password_in_logs, rules, shared_server,
+                      tls_outcome, wait_ban, wait_lines, wait_outcome, wait_until)
 
 GREETING = "+OK Mailwarden POP3 server ready"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed"
@@ -73,114 +70,23 @@ def auth_once(s, src, user, password, listener="pop3"):
         return r
 
 
-def _read_to_eof(sock, data=b""):
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data, True
-            data += chunk
-    except (ConnectionResetError, BrokenPipeError):
-        return data, True
-    except (socket.timeout, TimeoutError):
-        return data, False
-
-
-def _pop3s_outcome(port, src, proxy_header=None):
-    """pop3s: a refusal is sent before the TLS handshake (as cheaply as
-    possible, as SMTPS does) or right after it; either way exactly the
-    denial line, then the close."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=SOCK_TIMEOUT,
-                                    source_address=(src, 0))
-    try:
-        if proxy_header is not None:
-            sock.sendall(proxy_header)
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        tls = tls_context().wrap_bio(inc, out)
-        first = True
-        while True:
-            try:
-                tls.do_handshake()
-                done = True
-            except ssl.SSLWantReadError:
-                done = False
-            pending = out.read()
-            if pending:
-                try:
-                    sock.sendall(pending)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-            if done:
-                break
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                chunk = b""
-            if first and chunk[:1] != b"\x16":
-                # Not a TLS record: the refusal in clear.
-                data, eof = _read_to_eof(sock, chunk)
-                assert data == (DENIED + "\r\n").encode(), \
-                    "refusal on pop3s must be %r, got %r" % (DENIED, data)
-                assert eof, "server did not close after %r" % DENIED
-                return "refused"
-            first = False
-            assert chunk, "pop3s closed during the TLS handshake"
-            inc.write(chunk)
-        # Inside TLS: the greeting, or the refusal.
-        buf = b""
-        while b"\r\n" not in buf:
-            try:
-                buf += tls.read(65536)
-                continue
-            except ssl.SSLWantReadError:
-                pass
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                break
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            inc.write(chunk)
-        line, _, rest = buf.partition(b"\r\n")
-        if line == GREETING.encode():
-            tls.write(b"QUIT\r\n")
-            sock.sendall(out.read())
-            return "accepted"
-        assert line == DENIED.encode(), "refusal must be %r, got %r" % (DENIED, buf)
-        assert rest == b"", "server sent more after its refusal: %r" % rest
-        _, eof = _read_to_eof(sock)
-        assert eof, "server did not close after %r" % DENIED
-        return "refused"
-    finally:
-        sock.close()
-
-
 def pop3_outcome(port, src, tls=False, proxy_header=None):
     """'accepted' (the greeting; the session is ended with QUIT) or
     'refused' (exactly the denial line, then the server closed)."""
     if tls:
-        return _pop3s_outcome(port, src, proxy_header)
+        return tls_outcome(port, src, "pop3s", DENIED, lambda ln: ln == GREETING, b"QUIT\r\n",
+                           proxy_header)
     c = POP3Conn(port, src=src, greeting=False, proxy_header=proxy_header)
-    try:
-        ln = c.line()
-        if ln == GREETING:
-            assert c.cmd("QUIT") == "+OK Bye"
-            return "accepted"
-        assert ln == DENIED, "refusal must be %r, got %r" % (DENIED, ln)
-        assert c.at_eof(), "server did not close after %r" % DENIED
-        assert c.buf == b"", "server sent more after its refusal: %r" % c.buf
-        return "refused"
-    finally:
-        c.close()
+    return line_outcome(c, "pop3", lambda ln: ln == GREETING, quit_bye, DENIED)
+
+
+def quit_bye(c):
+    assert c.cmd("QUIT") == "+OK Bye"
 
 
 def wait_pop3_outcome(port, src, want, tls=False, proxy_header=None):
-    last = [None]
-
-    def probe():
-        last[0] = pop3_outcome(port, src, tls, proxy_header)
-        return last[0] == want
-    assert wait_until(probe, interval=0.1), "POP3%s connection from %s still %s (wanted %s)" % (
-        "S" if tls else "", src, last[0], want)
+    wait_outcome(port, src, want, outcome=lambda p, a: pop3_outcome(p, a, tls, proxy_header),
+                 proto="POP3S" if tls else "POP3")
 
 
 # -- login blocks --------------------------------------------------------------------
@@ -246,24 +152,10 @@ def test_logs_say_pop3_and_never_the_password_and_delay_is_kept(srv):
     for name, t in (("wrong", t1), ("unknown user", t2), ("right, blocked", t4)):
         assert t >= floor, "%s password answered after %.3fs, before the %d ms delay" % (
             name, t, DELAY)
-    lines = wait_lines(s, "invalid-passwords.log", ip_re(ip), count=4)
-    assert len(lines) == 4, "\n".join(lines)
-    for ln in lines:
-        assert re.search(r"\bevent=login-failed\b", ln) and re.search(r"\bprotocol=pop3\b", ln), ln
-    got = [(re.search(r'user="[^"]*"', ln).group(0), re.search(r"\boutcome=(\S+)", ln).group(1))
-           for ln in lines]
-    assert got == [('user="alice@example.test"', "wrong-password"),
-                   ('user="ghost@example.test"', "unknown-user"),
-                   ('user="alice@example.test"', "wrong-password"),
-                   ('user="alice@example.test"', "blocked")], "\n".join(lines)
+    failed_login_lines(s, ip, "pop3")
     (blk,) = wait_lines(s, "intrusion.log", r"\bevent=block\b", ip_re(ip))
-    for kv in ("kind=logins", "rule=invalid-login", "protocol=pop3", "attempts=3"):
-        assert re.search(r"\b%s(\s|$)" % kv, blk), "%s missing: %r" % (kv, blk)
-    logs = all_log_bytes(s)
-    for secret in canaries + [pw]:
-        for form in (secret, base64.b64encode(secret.encode()).decode(),
-                     plain_blob(ALICE, secret), plain_blob("ghost@example.test", secret)):
-            assert form.encode() not in logs, "a password (%s) is in DATA/log" % form
+    has_fields(blk, "kind=logins", "rule=invalid-login", "protocol=pop3", "attempts=3")
+    no_password_in_logs(s, canaries + [pw])
 
 
 def test_in_use_is_not_a_failed_login(srv):

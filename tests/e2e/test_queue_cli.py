@@ -16,20 +16,14 @@ import pytest
 from conftest import (ALICE, BOB, FACTOR, LIVE_TIMEOUT, finish_server, make_server, token,
                       wait_until)
 from guardlib import settle
-from mxlib import (NOTICE, MXLab, never, lab_settings, msg_for, queue_entry,
-                   queue_id, queue_ids_on_disk, queue_list, queue_show, send, wait_dlog,
-                   wait_entry, wait_gone)
+from mxlib import (NOTICE, never, lab_settings, msg_for, queue_entry, queue_id,
+                   queue_ids_on_disk, queue_list, queue_show, send, wait_dlog, wait_entry,
+                   wait_gone)
+from mxlib import lab, sinks_saw_no_protocol_errors  # noqa: F401,F811  (fixtures)
 
 HOST = "mw.example.test"
 FIELDS = ("id", "sender", "recipients", "size", "created", "age", "attempts",
           "last_error", "next_attempt", "held")
-
-
-@pytest.fixture(scope="module")
-def lab():
-    lab = MXLab()
-    yield lab
-    lab.stop()
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +32,6 @@ def srv(lab):
                                                   "queue.retry-max": 7200}))
     yield s
     finish_server(s)
-
-
-@pytest.fixture(autouse=True)
-def _sinks_saw_no_protocol_errors(lab):
-    before = len(lab.all_errors())
-    yield
-    errs = lab.all_errors()[before:]
-    assert errs == [], "the server's SMTP client broke the protocol: %r" % errs
 
 
 def deferred_message(srv, lab, tok, rcpts=None, sender=ALICE, reply=None, times=None,

@@ -13,20 +13,14 @@ import time
 import pytest
 
 from conftest import (ALICE, FACTOR, dot_stuff, finish_server, ipv6_available, make_server,
-                      token, wait_until)
-from mxlib import (DELIVERY_TIMEOUT, NOTICE, MXLab, Sink, delivery_log, dlog_entries, dsns,
-                   lab_settings, msg_for, plain_b64, queue_entry, queue_id, queue_list, send,
+                      plain_blob, token, wait_until)
+from mxlib import (DELIVERY_TIMEOUT, NOTICE, Sink, delivery_log, dlog_entries, dsns,
+                   lab_settings, msg_for, queue_entry, queue_id, queue_list, send,
                    wait_dlog, wait_dsn, wait_gone, wait_past)
+from mxlib import lab, sinks_saw_no_protocol_errors  # noqa: F401,F811  (fixtures)
 
 HOST = "mw.example.test"
 DAEMON = "MAILER-DAEMON@" + HOST
-
-
-@pytest.fixture(scope="module")
-def lab():
-    lab = MXLab()
-    yield lab
-    lab.stop()
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +28,6 @@ def srv(lab):
     s = make_server(settings=lab_settings(lab))
     yield s
     finish_server(s)
-
-
-@pytest.fixture(autouse=True)
-def _sinks_saw_no_protocol_errors(lab):
-    before = len(lab.all_errors())
-    yield
-    errs = lab.all_errors()[before:]
-    assert errs == [], "the server's SMTP client broke the protocol: %r" % errs
 
 
 # -- helpers -------------------------------------------------------------------
@@ -579,6 +565,6 @@ def test_relayhost_gets_everything_with_auth_only_over_tls(fresh_server, lab):
     for sess in clear.sessions:
         assert sess.auth_tried == [], "AUTH sent without TLS: %r" % sess.auth_tried
         wire = "\n".join(sess.commands)
-        assert pw not in wire and plain_b64("mwuser", pw) not in wire, "the password went in clear"
+        assert pw not in wire and plain_blob("mwuser", pw) not in wire, "the password went in clear"
     for x in queue_list(s):
         s.cli("queue", "delete", x["id"])

@@ -5,28 +5,20 @@ damaged by hand are skipped with a log line, and the rest still flows."""
 import os
 import re
 
-import pytest
-
 from conftest import ALICE, token, wait_until
-from mxlib import (DELIVERY_TIMEOUT, MXLab, lab_settings, msg_for, queue_id,
-                   queue_ids_on_disk, queue_list, send, wait_dlog)
+from mxlib import (DELIVERY_TIMEOUT, lab_settings, msg_for, queue_id, queue_ids_on_disk,
+                   queue_list, send, wait_dlog)
+from mxlib import mxlab  # noqa: F401,F811  (a fixture)
 
 
-@pytest.fixture
-def lab():
-    lab = MXLab()
-    yield lab
-    lab.stop()
-
-
-def test_kill9_then_restart_delivers_every_message(fresh_server, lab):
-    s = fresh_server(settings=lab_settings(lab))
+def test_kill9_then_restart_delivers_every_message(fresh_server, mxlab):
+    s = fresh_server(settings=lab_settings(mxlab))
     # Two domains whose MX hosts are down, and one whose MX takes the data
     # and never answers (the server is killed while it waits).
-    down = [lab.sink(start=False), lab.sink(start=False)]
-    stall = lab.sink().stall_data()
-    doms = [lab.mx_domain([x.ip]) for x in down]
-    dstall = lab.mx_domain([stall.ip])
+    down = [mxlab.sink(start=False), mxlab.sink(start=False)]
+    stall = mxlab.sink().stall_data()
+    doms = [mxlab.mx_domain([x.ip]) for x in down]
+    dstall = mxlab.mx_domain([stall.ip])
     sent = []                      # (token, [rcpts], sink)
     for i in range(6):
         d, sink = doms[i % 2], down[i % 2]
@@ -85,10 +77,10 @@ def _log_mentions(server, needle, exclude=()):
     return out
 
 
-def test_queue_files_removed_or_damaged_by_hand_are_skipped(fresh_server, lab):
-    s = fresh_server(settings=lab_settings(lab))
-    sink = lab.sink()
-    d = lab.mx_domain([sink.ip])
+def test_queue_files_removed_or_damaged_by_hand_are_skipped(fresh_server, mxlab):
+    s = fresh_server(settings=lab_settings(mxlab))
+    sink = mxlab.sink()
+    d = mxlab.mx_domain([sink.ip])
     toks = [token() for _ in range(5)]
     rcpts = ["f%d@%s" % (i, d) for i in range(5)]
     for r in rcpts:

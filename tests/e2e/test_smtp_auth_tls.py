@@ -1,17 +1,12 @@
 """AUTH and TLS: AUTH off on smtp, STARTTLS + AUTH on submission, implicit
 TLS on smtps, AUTH replies, STARTTLS command injection and state reset."""
 
-import base64
 import smtplib
 
 import pytest
 
-from conftest import (ALICE, BOB, SOCK_TIMEOUT, dot_stuff, expect, make_message,
+from conftest import (ALICE, BOB, SOCK_TIMEOUT, b64, dot_stuff, expect, make_message,
                       strip_trace, tls_context, token, wait_until)
-
-
-def b64(s):
-    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
 
 
 # -- AUTH disabled on the smtp (MX) listener ----------------------------------
