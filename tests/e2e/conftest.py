@@ -74,18 +74,34 @@ def plain_blob(user, password, authzid=""):
     return b64("%s\0%s\0%s" % (authzid, user, password))
 
 
-def free_port(host="127.0.0.1"):
-    """A free port below the kernel's range for outgoing connections, so
-    that no client socket (a flood test's, say) can take it before the
-    server binds it."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+def _port_range():
+    """Where this test process picks ports: below the kernel's range for
+    outgoing connections, so that no client socket (a flood test's, say)
+    can take one before the server binds it, and a share of its own per
+    pytest-xdist worker, so that two workers never pick the same port
+    before either binds it."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
     except (OSError, ValueError):
         low = 32768
+    low = max(low, 10002)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    try:
+        n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        i = int(worker[2:]) % n
+    except ValueError:
+        n, i = 1, 0
+    share = (low - 10000) // n
+    return 10000 + i * share, 10000 + (i + 1) * share
+
+
+def free_port(host="127.0.0.1"):
+    """A free port in this process's range (see _port_range)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    first, end = _port_range()
     for _ in range(200):
-        port = random.randrange(10000, max(low, 10001))
+        port = random.randrange(first, end)
         with socket.socket(fam, socket.SOCK_STREAM) as s:
             try:
                 s.bind((host, port))
