@@ -45,7 +45,7 @@ struct guard_flight {
 	uint32_t n;			/* 0: empty slot */
 };
 
-#define GUARD_FETCH_QUEUE 8
+#define GUARD_FETCH_QUEUE 8	/* logins the fetch pipeline follows: 2^n */
 
 struct guard_table {
 	struct guard_slots s;
