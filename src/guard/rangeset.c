@@ -144,6 +144,18 @@ filter_has(const struct rangeset *rs, uint64_t hi, uint64_t lo,
 	return (rs->bits[bit / 64] >> (bit % 64)) & 1;
 }
 
+/* The range of masked words hi and lo under prefix. */
+static struct cidr
+cidr_of(uint64_t hi, uint64_t lo, unsigned prefix)
+{
+	struct cidr c;
+
+	memcpy(c.addr.a, &hi, 8);
+	memcpy(c.addr.a + 8, &lo, 8);
+	c.prefix = prefix;
+	return c;
+}
+
 /* As cidrmap_get() of range with its host bits cleared, the filter
  * first. */
 void *
@@ -159,9 +171,7 @@ rangeset_get_tag(const struct rangeset *rs, const struct cidr *range,
 	rangeset_masked(&range->addr, range->prefix, &hi, &lo);
 	if (!filter_has(rs, hi, lo, range->prefix))
 		return NULL;
-	memcpy(c.addr.a, &hi, 8);
-	memcpy(c.addr.a + 8, &lo, 8);
-	c.prefix = range->prefix;
+	c = cidr_of(hi, lo, range->prefix);
 	return cidrmap_get_tag(&rs->map, &c, tag_r);
 }
 
@@ -180,9 +190,7 @@ rangeset_set_tag(struct rangeset *rs, const struct cidr *range, uint32_t tag)
 	uint64_t hi, lo;
 
 	rangeset_masked(&range->addr, range->prefix, &hi, &lo);
-	memcpy(c.addr.a, &hi, 8);
-	memcpy(c.addr.a + 8, &lo, 8);
-	c.prefix = range->prefix;
+	c = cidr_of(hi, lo, range->prefix);
 	cidrmap_set_tag(&rs->map, &c, tag);
 }
 
@@ -227,9 +235,7 @@ rangeset_lookup(const struct rangeset *rs, const struct ipaddr *ip,
 		rangeset_masked(ip, p, &hi, &lo);
 		if (!filter_has(rs, hi, lo, p))
 			continue;
-		memcpy(c.addr.a, &hi, 8);
-		memcpy(c.addr.a + 8, &lo, 8);
-		c.prefix = p;
+		c = cidr_of(hi, lo, p);
 		v = cidrmap_get(m, &c);
 		if (v != NULL && (accept == NULL || accept(v, arg)))
 			return v;
