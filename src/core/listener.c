@@ -19,7 +19,6 @@
 
 #define LISTEN_BACKLOG 511
 #define ACCEPT_PAUSE_S 1	/* after accept() fails, e.g. EMFILE */
-#define ACCEPT_BATCH 8		/* connections accepted per loop turn */
 
 static struct event_base *listen_base;
 static struct listener *open_list;
@@ -49,43 +48,56 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 		event_add(l->ev, NULL);
 }
 
-/* Accepts at most ACCEPT_BATCH connections per loop iteration: the
- * listening socket stays readable, so the rest wait for the next turn
+/* EMFILE and friends would fire again at once: pause accepting for a
+ * moment instead of spinning. */
+static void
+accept_failed(struct listener *l)
+{
+	struct timeval tv = { .tv_sec = ACCEPT_PAUSE_S };
+
+	log_warn("listener", 0, "event=accept-error listener=%s "
+	    "error=\"%s\"", l->name, strerror(errno));
+	event_del(l->ev);
+	if (l->retry == NULL)
+		l->retry = evtimer_new(listen_base, on_retry, l);
+	if (l->retry != NULL)
+		evtimer_add(l->retry, &tv);
+}
+
+/* Accepts at most LISTENER_ACCEPT_BATCH connections per loop iteration:
+ * the listening socket stays readable, so the rest wait for the next turn
  * while established sessions (higher priority) go first. */
 static void
 on_readable(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
+	struct sockaddr_storage ss[LISTENER_ACCEPT_BATCH];
+	int fd[LISTENER_ACCEPT_BATCH];
+	int n;
 
 	(void)what;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+	for (n = 0; n < LISTENER_ACCEPT_BATCH; n++) {
+		socklen_t sl = sizeof(ss[n]);
+
+		fd[n] = accept4(lfd, (struct sockaddr *)&ss[n], &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			struct timeval tv = { .tv_sec = ACCEPT_PAUSE_S };
-
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return;
-			/* EMFILE and friends would fire again at once:
-			 * pause accepting for a moment instead of spinning. */
-			log_warn("listener", 0, "event=accept-error listener=%s "
-			    "error=\"%s\"", l->name, strerror(errno));
-			event_del(l->ev);
-			if (l->retry == NULL)
-				l->retry = evtimer_new(listen_base, on_retry, l);
-			if (l->retry != NULL)
-				evtimer_add(l->retry, &tv);
-			return;
+		if (fd[n] < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				accept_failed(l);
+			break;
 		}
 		l->accepted++;
+	}
+	if (l->peek != NULL && !l->proxy)
+		for (int i = 0; i < n; i++)
+			l->peek((struct sockaddr *)&ss[i]);
+	for (int i = 0; i < n; i++) {
 		if (l->proxy)
-			proxy_accept(listen_base, l, fd, (struct sockaddr *)&ss);
+			proxy_accept(listen_base, l, fd[i],
+			    (struct sockaddr *)&ss[i]);
 		else
-			l->accept(l, fd, (struct sockaddr *)&ss);
+			l->accept(l, fd[i], (struct sockaddr *)&ss[i]);
 	}
 }
 

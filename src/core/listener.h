@@ -13,6 +13,11 @@ struct listener;
 
 typedef void listener_accept_fn(struct listener *l, int fd,
     const struct sockaddr *sa);
+typedef void listener_peek_fn(const struct sockaddr *sa);
+
+/* Connections accepted per loop turn. They are accepted first, then each
+ * address is shown to peek, then each socket is handed to accept. */
+#define LISTENER_ACCEPT_BATCH 8
 
 struct listener {
 	const char *name;	/* "smtp", also the settings prefix */
@@ -22,6 +27,10 @@ struct listener {
 	int set_proxy;		/* L.proxy-protocol */
 	int proxy;		/* a PROXY header comes first (core/proxy.h) */
 	listener_accept_fn *accept;
+	/* Optional: sees the client address of every socket of a batch
+	 * before accept gets any (not behind PROXY: the address comes
+	 * later), so the protocol can start fetching what it will need. */
+	listener_peek_fn *peek;
 	const void *proto;	/* the protocol's own per-listener data */
 	/* State; read-only outside listener.c. */
 	struct event *ev;	/* readable listening socket */

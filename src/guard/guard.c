@@ -771,6 +771,19 @@ count_refusal(struct guard *g, unsigned *refused, const struct cidr *range)
 		g->hooks.flooding(g->hooks.ctx, range, *refused);
 }
 
+void
+guard_connect_prefetch(const struct guard *g, const struct ipaddr *ip,
+    enum guard_proto proto)
+{
+	struct cidr key;
+	struct guard_probe pr;
+
+	if (!(g->counted[GUARD_EV_CONNECT] & (1u << proto)))
+		return;
+	key = guard_key(g, ip);
+	guard_table_probe(&g->t, key.addr.a, &pr);
+}
+
 enum guard_verdict
 guard_connect(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now)

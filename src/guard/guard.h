@@ -173,6 +173,13 @@ enum guard_verdict {
 enum guard_verdict guard_connect(struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto, uint64_t now);
 
+/* Connections that arrive together (a listener's accept batch): a
+ * guard_connect_prefetch() for each, then guard_connect() for each, lets
+ * their lookups wait for memory at the same time instead of one after
+ * another. Only a hint: it decides and changes nothing. */
+void guard_connect_prefetch(const struct guard *g, const struct ipaddr *ip,
+    enum guard_proto proto);
+
 /* A login attempt, counted before its password is checked:
  * guard_login_begin() when the check starts, guard_login_end() with the
  * check's result. The end says whether the login succeeds: never while

@@ -275,6 +275,15 @@ guard_srv_stop(void)
 
 /* Decisions and events. */
 
+void
+guard_srv_peek(const struct sockaddr *sa, enum guard_proto proto)
+{
+	struct ipaddr ip;
+
+	if (ipaddr_from_sockaddr(sa, &ip) == 0)
+		guard_connect_prefetch(gs.g, &ip, proto);
+}
+
 int
 guard_srv_admit(int fd, const struct ipaddr *ip, enum guard_proto proto)
 {

@@ -17,6 +17,10 @@ void guard_srv_stop(void);
  * database (meta.guard_gen): reloaded. Cheap when nothing changed. */
 void guard_srv_reload(void);
 
+/* A listener's peek (core/listener.h): starts fetching what admitting a
+ * connection from sa will read, so a batch's lookups overlap. */
+void guard_srv_peek(const struct sockaddr *sa, enum guard_proto proto);
+
 /* Asks whether fd (accepted from ip) may stay. If not, writes the
  * protocol's refusal (SMTP 421 4.7.0, POP3 -ERR, IMAP * BYE) without
  * waiting and closes fd; returns -1. Returns 0 when admitted (and

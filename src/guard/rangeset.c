@@ -12,35 +12,6 @@
 #define FILTER_MIN_LOG2 12
 #define FILTER_BITS_PER_RANGE 16
 
-int
-rangeset_is_v4(const struct ipaddr *ip)
-{
-	uint64_t hi;
-	uint32_t mid;
-
-	memcpy(&hi, ip->a, 8);
-	memcpy(&mid, ip->a + 8, 4);
-	return hi == 0 && mid == htobe32(0xffff);
-}
-
-/* The first n (0..64) bits of a 64-bit word in network order. */
-static uint64_t
-be_mask(unsigned n)
-{
-	return n == 0 ? 0 : n >= 64 ? ~0ULL : htobe64(~0ULL << (64 - n));
-}
-
-/* ip with the bits past prefix cleared, as two words. */
-void
-rangeset_masked(const struct ipaddr *ip, unsigned prefix, uint64_t *hi_r,
-    uint64_t *lo_r)
-{
-	memcpy(hi_r, ip->a, 8);
-	memcpy(lo_r, ip->a + 8, 8);
-	*hi_r &= be_mask(prefix);
-	*lo_r &= be_mask(prefix > 64 ? prefix - 64 : 0);
-}
-
 static size_t
 filter_bit(const struct rangeset *rs, uint64_t hi, uint64_t lo,
     unsigned prefix)

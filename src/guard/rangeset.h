@@ -4,8 +4,10 @@
 #ifndef MW_GUARD_RANGESET_H
 #define MW_GUARD_RANGESET_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "guard/cidrmap.h"
 
@@ -44,10 +46,36 @@ void rangeset_prefetch(const struct rangeset *rs, const struct cidr *range);
 void *rangeset_lookup(const struct rangeset *rs, const struct ipaddr *ip,
     int (*accept)(void *value, void *arg), void *arg);
 
+/* Inline: every guard event calls them. */
+
 /* 1 if ip is an IPv4 address (held IPv4-mapped). */
-int rangeset_is_v4(const struct ipaddr *ip);
+static inline int
+rangeset_is_v4(const struct ipaddr *ip)
+{
+	uint64_t hi;
+	uint32_t mid;
+
+	memcpy(&hi, ip->a, 8);
+	memcpy(&mid, ip->a + 8, 4);
+	return hi == 0 && mid == htobe32(0xffff);
+}
+
+/* The first n (0..64) bits of a 64-bit word in network order. */
+static inline uint64_t
+rangeset_be_mask(unsigned n)
+{
+	return n == 0 ? 0 : n >= 64 ? ~0ULL : htobe64(~0ULL << (64 - n));
+}
+
 /* ip with the bits past prefix cleared, as two words. */
-void rangeset_masked(const struct ipaddr *ip, unsigned prefix,
-    uint64_t *hi_r, uint64_t *lo_r);
+static inline void
+rangeset_masked(const struct ipaddr *ip, unsigned prefix, uint64_t *hi_r,
+    uint64_t *lo_r)
+{
+	memcpy(hi_r, ip->a, 8);
+	memcpy(lo_r, ip->a + 8, 8);
+	*hi_r &= rangeset_be_mask(prefix);
+	*lo_r &= rangeset_be_mask(prefix > 64 ? prefix - 64 : 0);
+}
 
 #endif

@@ -24,15 +24,18 @@
 #include "imap/imap_view.h"
 
 static void imap_accept(struct listener *l, int fd, const struct sockaddr *sa);
+static void imap_peek(const struct sockaddr *sa);
 
 struct listener imap_listeners[IMAP_LISTENER_COUNT] = {
 	[IMAP_LISTENER_PLAIN] = { .name = "imap",
 	    .set_enabled = SET_IMAP_ENABLED, .set_address = SET_IMAP_ADDRESS,
-	    .set_proxy = SET_IMAP_PROXY, .accept = imap_accept },
+	    .set_proxy = SET_IMAP_PROXY, .accept = imap_accept,
+	    .peek = imap_peek },
 	[IMAP_LISTENER_TLS] = { .name = "imaps", .implicit_tls = 1,
 	    .set_enabled = SET_IMAPS_ENABLED,
 	    .set_address = SET_IMAPS_ADDRESS, .set_proxy = SET_IMAPS_PROXY,
-	    .accept = imap_accept },
+	    .accept = imap_accept,
+	    .peek = imap_peek },
 };
 
 static const char *const state_names[IMAP_STATE_COUNT] = {
@@ -507,6 +510,12 @@ imap_session_stop(void)
 	imap_notify_stop();
 	tally_free(&per_ip);
 	tally_free(&imap_per_user);
+}
+
+static void
+imap_peek(const struct sockaddr *sa)
+{
+	guard_srv_peek(sa, GUARD_IMAP);
 }
 
 static void

@@ -23,15 +23,18 @@
 #include "pop3/pop3_internal.h"
 
 static void pop3_accept(struct listener *l, int fd, const struct sockaddr *sa);
+static void pop3_peek(const struct sockaddr *sa);
 
 struct listener pop3_listeners[POP3_LISTENER_COUNT] = {
 	[POP3_LISTENER_PLAIN] = { .name = "pop3",
 	    .set_enabled = SET_POP3_ENABLED, .set_address = SET_POP3_ADDRESS,
-	    .set_proxy = SET_POP3_PROXY, .accept = pop3_accept },
+	    .set_proxy = SET_POP3_PROXY, .accept = pop3_accept,
+	    .peek = pop3_peek },
 	[POP3_LISTENER_TLS] = { .name = "pop3s", .implicit_tls = 1,
 	    .set_enabled = SET_POP3S_ENABLED,
 	    .set_address = SET_POP3S_ADDRESS, .set_proxy = SET_POP3S_PROXY,
-	    .accept = pop3_accept },
+	    .accept = pop3_accept,
+	    .peek = pop3_peek },
 };
 
 static const char *const state_names[POP3_STATE_COUNT] = {
@@ -515,6 +518,12 @@ static const struct conn_ops pop3_ops = {
 	.on_shutdown = pop3_on_shutdown,
 	.on_drain = pop3_on_drain,
 };
+
+static void
+pop3_peek(const struct sockaddr *sa)
+{
+	guard_srv_peek(sa, GUARD_POP3);
+}
 
 static void
 pop3_accept(struct listener *l, int fd, const struct sockaddr *sa)

@@ -19,6 +19,7 @@
 #include "smtp/smtp_internal.h"
 
 static void smtp_accept(struct listener *l, int fd, const struct sockaddr *sa);
+static void smtp_peek(const struct sockaddr *sa);
 
 static const struct smtp_listener_conf conf_mx = { SET_SMTP_AUTH, 0 };
 static const struct smtp_listener_conf conf_sub = { SET_SUBMISSION_AUTH, 1 };
@@ -27,15 +28,18 @@ static const struct smtp_listener_conf conf_smtps = { SET_SMTPS_AUTH, 1 };
 struct listener smtp_listeners[SMTP_LISTENER_COUNT] = {
 	[SMTP_LISTENER_MX] = { .name = "smtp", .set_enabled = SET_SMTP_ENABLED,
 	    .set_address = SET_SMTP_ADDRESS, .set_proxy = SET_SMTP_PROXY,
-	    .accept = smtp_accept, .proto = &conf_mx },
+	    .accept = smtp_accept,
+	    .peek = smtp_peek, .proto = &conf_mx },
 	[SMTP_LISTENER_SUBMISSION] = { .name = "submission",
 	    .set_enabled = SET_SUBMISSION_ENABLED,
 	    .set_address = SET_SUBMISSION_ADDRESS,
 	    .set_proxy = SET_SUBMISSION_PROXY, .accept = smtp_accept,
+	    .peek = smtp_peek,
 	    .proto = &conf_sub },
 	[SMTP_LISTENER_SMTPS] = { .name = "smtps", .implicit_tls = 1,
 	    .set_enabled = SET_SMTPS_ENABLED, .set_address = SET_SMTPS_ADDRESS,
 	    .set_proxy = SET_SMTPS_PROXY, .accept = smtp_accept,
+	    .peek = smtp_peek,
 	    .proto = &conf_smtps },
 };
 
@@ -649,6 +653,12 @@ static const struct conn_ops smtp_ops = {
 	.on_free = smtp_on_free,
 	.on_shutdown = smtp_on_shutdown,
 };
+
+static void
+smtp_peek(const struct sockaddr *sa)
+{
+	guard_srv_peek(sa, GUARD_SMTP);
+}
 
 static void
 smtp_accept(struct listener *l, int fd, const struct sockaddr *sa)

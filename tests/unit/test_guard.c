@@ -968,6 +968,78 @@ test_fetch_pipeline_under_table_changes(void)
 	guard_free(&g);
 }
 
+/* guard_connect_prefetch() only fetches: a guard told of each batch of
+ * connections before deciding it answers exactly as one that is not,
+ * while blocks, list entries, expiry and the table's growth change what
+ * the fetched lines hold. Some batches end early: their last prefetched
+ * address is never decided. (Evictions pick by hash, so two guards
+ * evict alike only without them: the cap is out of reach here.) */
+static void
+test_connect_prefetch_is_only_a_hint(void)
+{
+	enum { POOL = 3000, HOT = 40, BATCH = 8, ROUNDS = 4000 };
+	struct guard *g[2];
+	struct guard_stats st[2];
+	uint64_t now = T0;
+	unsigned bad = 0, refused = 0, decided = 0;
+
+	for (int k = 0; k < 2; k++) {
+		struct guard_list_entry e;
+
+		g[k] = new_guard(4 * POOL);
+		set_one_rule(g[k], rule_of("dos", GUARD_EV_CONNECT,
+		    ALL_PROTOS, 6, 10 * SEC, 20 * SEC,
+		    GUARD_BLOCK_CONNECTIONS));
+		memset(&e, 0, sizeof(e));
+		e.range = cidr_of("10.0.1.0/24");
+		e.list = GUARD_DENY;
+		guard_list_set(g[k], &e);
+		e.range = cidr_of("10.0.1.128/25");
+		e.list = GUARD_ALLOW;
+		guard_list_set(g[k], &e);
+	}
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		struct ipaddr ip[BATCH];
+		unsigned n = BATCH - (r % 5 == 0);
+
+		for (unsigned i = 0; i < BATCH; i++) {
+			uint64_t x = rng();
+			unsigned pool = x & 1 ? HOT : POOL;
+
+			ip[i] = growth_ip((unsigned)((x >> 1) % pool));
+			guard_connect_prefetch(g[0], &ip[i], GUARD_SMTP);
+		}
+		for (unsigned i = 0; i < n; i++) {
+			enum guard_verdict v = guard_connect(g[0], &ip[i],
+			    GUARD_SMTP, now);
+
+			bad += v != guard_connect(g[1], &ip[i], GUARD_SMTP,
+			    now);
+			refused += v != GUARD_ACCEPT;
+			decided++;
+		}
+		now += 37;
+		if (r % 50 == 0) {
+			guard_expire(g[0], now);
+			guard_expire(g[1], now);
+		}
+	}
+	CHECK(bad == 0);
+	CHECK(refused > 0 && refused < decided);
+	st[0] = stats(g[0]);
+	st[1] = stats(g[1]);
+	CHECK(st[0].blocks > 0 && st[0].blocks == st[1].blocks);
+	CHECK(st[0].refused_blocked > 0 &&
+	    st[0].refused_blocked == st[1].refused_blocked);
+	CHECK(st[0].refused_denied > 0 &&
+	    st[0].refused_denied == st[1].refused_denied);
+	CHECK(st[0].evictions == 0 && st[1].evictions == 0);
+	CHECK(st[0].tracked > 2000 && st[0].tracked == st[1].tracked);
+	CHECK(st[0].blocked == st[1].blocked);
+	guard_free(&g[0]);
+	guard_free(&g[1]);
+}
+
 /* Many addresses with logins in flight at once, begun and ended
  * interleaved: each address's count is its own (the in-flight table
  * grows and deletes without losing one). */
@@ -3125,6 +3197,7 @@ static const struct harness_test tests[] = {
 	TEST(test_login_flights_many_addresses),
 	TEST(test_flight_table_model),
 	TEST(test_fetch_pipeline_under_table_changes),
+	TEST(test_connect_prefetch_is_only_a_hint),
 	TEST(test_login_success_not_counted),
 	TEST(test_escalation),
 	TEST(test_brute_force_refuses_connect),
