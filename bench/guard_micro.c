@@ -192,11 +192,19 @@ shuffle(void *base, size_t n, size_t size)
 	}
 }
 
+/* Zeroed memory on huge pages: walking the workload's arrays must cost
+ * no TLB misses of the benchmark's own (on 4 KiB pages they made the
+ * connect, login and mixed phases about 10% slower on this VM). */
 static void *
 alloc(size_t n, size_t size)
 {
-	void *p = calloc(n ? n : 1, size);
+	size_t bytes = (n ? n : 1) * size;
+	void *p = NULL;
 
+	if (posix_memalign(&p, 2UL << 20, bytes) == 0) {
+		(void)madvise(p, bytes, MADV_HUGEPAGE);
+		memset(p, 0, bytes);
+	}
 	if (p == NULL) {
 		fprintf(stderr, "guard_micro: out of memory\n");
 		exit(1);
