@@ -561,6 +561,7 @@ struct block_state {
 	struct guard_block *strongest;	/* in force for ip */
 	struct guard_block *own;	/* of exactly the counting key */
 	enum guard_kind own_kind;	/* of own, if any (in force) */
+	uint32_t own_tag;
 };
 
 /* As block_pick(), from b's tag while it is surely in force. */
@@ -576,26 +577,21 @@ pick(struct guard_block *b, uint32_t tag, struct block_query *q)
 	return 0;
 }
 
-/* Ends the block of ip's counting key if its time is up, so that a block
- * is over at until_ms sharp, not at the next guard_expire(); then finds
- * the blocks in force, as guard_block_find() does, reusing the probe of
- * the key's own range. */
+/* Finds the block of exactly the counting key, ending it if its time is
+ * up, so that a block is over at until_ms sharp, not at the next
+ * guard_expire(). st->own: the block in force, or NULL. All that
+ * counting an event needs; st->strongest is left NULL. */
 static void
-block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
-    uint64_t now, struct block_state *st)
+own_block(struct guard *g, const struct cidr *key, uint64_t now,
+    struct block_state *st)
 {
-	const struct cidrmap *m = &g->blocks.map;
-	struct block_query q = { now, NULL };
-	uint32_t own_tag;
-	int v4;
-
 	st->strongest = NULL;
 	st->own = NULL;
-	if (m->count == 0)
+	if (g->blocks.map.count == 0)
 		return;
-	st->own = rangeset_get_tag(&g->blocks, key, &own_tag);
-	if (st->own != NULL && tag_live(own_tag, now)) {
-		st->own_kind = own_tag & TAG_CONNECTIONS ?
+	st->own = rangeset_get_tag(&g->blocks, key, &st->own_tag);
+	if (st->own != NULL && tag_live(st->own_tag, now)) {
+		st->own_kind = st->own_tag & TAG_CONNECTIONS ?
 		    GUARD_BLOCK_CONNECTIONS : GUARD_BLOCK_LOGINS;
 	} else if (st->own != NULL && st->own->until_ms != 0 &&
 	    st->own->until_ms <= now) {
@@ -606,7 +602,18 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 	} else if (st->own != NULL) {
 		st->own_kind = st->own->kind;
 	}
-	v4 = rangeset_is_v4(ip);
+}
+
+/* After own_block(): st->strongest, the block in force for ip, as
+ * guard_block_find() finds it, reusing the key's own. */
+static void
+strongest_block(struct guard *g, const struct ipaddr *ip,
+    const struct cidr *key, uint64_t now, struct block_state *st)
+{
+	const struct cidrmap *m = &g->blocks.map;
+	struct block_query q = { now, NULL };
+	int v4 = rangeset_is_v4(ip);
+
 	for (unsigned i = 0; i < m->nlengths; i++) {
 		unsigned p = m->lengths[i];
 		struct guard_block *b;
@@ -617,7 +624,7 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 			break;
 		if (p == key->prefix) {
 			b = st->own;
-			tag = own_tag;
+			tag = st->own_tag;
 		} else {
 			c.addr = *ip;
 			c.prefix = p;
@@ -629,6 +636,15 @@ block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
 		}
 	}
 	st->strongest = q.logins;
+}
+
+/* Both: the key's own block and the strongest in force for ip. */
+static void
+block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
+    uint64_t now, struct block_state *st)
+{
+	own_block(g, key, now, st);
+	strongest_block(g, ip, key, now, st);
 }
 
 void
@@ -686,7 +702,7 @@ store_fresh(struct guard *g, struct guard_entry *fresh,
 }
 
 /* Counts an event for key and fires every rule whose count it reaches.
- * The caller has run block_check(): st->own is key's live block. */
+ * The caller has run own_block(): st->own is key's live block. */
 static void
 count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
     enum guard_proto proto, uint64_t now, struct guard_entry *e,
@@ -858,8 +874,12 @@ guard_login_end(struct guard *g, const struct guard_login *t,
 	if (!password_ok && e != NULL && e->nlog == GUARD_ELOG_RINGS &&
 	    e->log.ring[GUARD_EV_AUTH_FAIL] != NULL)
 		guard_log_prefetch(e->log.ring[GUARD_EV_AUTH_FAIL]);
-	block_check(g, &t->ip, &t->key, now, &st);
-	if (st.strongest != NULL) {
+	/* A block of the key itself fails the login: wider ranges are
+	 * looked at only without one. */
+	own_block(g, &t->key, now, &st);
+	if (st.own == NULL)
+		strongest_block(g, &t->ip, &t->key, now, &st);
+	if (st.own != NULL || st.strongest != NULL) {
 		doomed = 1;
 	} else if (password_ok) {
 		/* Failures made plus attempts still in flight (counted as
@@ -912,7 +932,7 @@ guard_session_end(struct guard *g, const struct ipaddr *ip,
 	prp = start_probe(g, &key, GUARD_EV_BAD_SESSION, proto, &pr);
 	if (listed_allow(g, ip, now))
 		return;
-	block_check(g, ip, &key, now, &st);
+	own_block(g, &key, now, &st);
 	count_event(g, &key, GUARD_EV_BAD_SESSION, proto, now, NULL, &st,
 	    prp);
 }
@@ -928,7 +948,7 @@ guard_unknown_rcpt(struct guard *g, const struct ipaddr *ip,
 
 	if (listed_allow(g, ip, now))
 		return;
-	block_check(g, ip, &key, now, &st);
+	own_block(g, &key, now, &st);
 	count_event(g, &key, GUARD_EV_UNKNOWN_RCPT, proto, now, NULL, &st,
 	    prp);
 }
