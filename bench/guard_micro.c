@@ -192,23 +192,32 @@ shuffle(void *base, size_t n, size_t size)
 	}
 }
 
+/* n * size bytes (not touched yet) on huge pages, as the guard's table
+ * is; exits when out of memory. */
+static void *
+huge_alloc(size_t n, size_t size)
+{
+	void *p = NULL;
+
+	if (n == 0)
+		n = 1;
+	if (size > SIZE_MAX / n || posix_memalign(&p, 2UL << 20, n * size)) {
+		fprintf(stderr, "guard_micro: out of memory\n");
+		exit(1);
+	}
+	(void)madvise(p, n * size, MADV_HUGEPAGE);
+	return p;
+}
+
 /* Zeroed memory on huge pages: walking the workload's arrays must cost
  * no TLB misses of the benchmark's own (on 4 KiB pages they made the
  * connect, login and mixed phases about 10% slower on this VM). */
 static void *
 alloc(size_t n, size_t size)
 {
-	size_t bytes = (n ? n : 1) * size;
-	void *p = NULL;
+	void *p = huge_alloc(n, size);
 
-	if (posix_memalign(&p, 2UL << 20, bytes) == 0) {
-		(void)madvise(p, bytes, MADV_HUGEPAGE);
-		memset(p, 0, bytes);
-	}
-	if (p == NULL) {
-		fprintf(stderr, "guard_micro: out of memory\n");
-		exit(1);
-	}
+	memset(p, 0, (n ? n : 1) * size);
 	return p;
 }
 
@@ -589,19 +598,13 @@ phase_evict(struct guard *g, struct clock *c)
 static double
 warm_memory(void)
 {
-	unsigned char *p;
-	double t;
+	unsigned char *p = huge_alloc(WARM_BYTES, 1);
+	double t = now_s();
 
-	p = mmap(NULL, WARM_BYTES, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return 0;
-	(void)madvise(p, WARM_BYTES, MADV_HUGEPAGE);
-	t = now_s();
 	for (size_t i = 0; i < WARM_BYTES; i += 4096)
 		p[i] = 1;
 	t = now_s() - t;
-	munmap(p, WARM_BYTES);
+	free(p);
 	return t > 0 ? WARM_BYTES / t / 1e9 : 0;
 }
 
@@ -781,9 +784,7 @@ memory_latency_ns(void)
 	size_t *order, i, cur = 0;
 	double t;
 
-	if (posix_memalign((void **)&buf, 2UL << 20, LAT_BYTES) != 0)
-		return 0;
-	(void)madvise(buf, LAT_BYTES, MADV_HUGEPAGE);
+	buf = huge_alloc(LAT_BYTES, 1);
 	order = alloc(n, sizeof(*order));
 	for (i = 0; i < n; i++)
 		order[i] = i;
