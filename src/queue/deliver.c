@@ -6,6 +6,7 @@
  * such a message is skipped with a log line, never trusted blindly. */
 #include "queue/deliver.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #define TICK_MS 1000		/* due messages are looked for this often */
 #define HEADERS_MAX (64 * 1024)	/* of the original header, for DSNs */
 #define NBUCKETS 4096
+#define ORPHAN_AGE 3600		/* seconds: surely a leftover by then */
 
 struct qentry {
 	char id[SPOOL_ID_LEN + 1];
@@ -159,13 +161,13 @@ load_work(struct pool_job *job)
 	if (queue_load(m->id, &m->env) < 0) {
 		m->rc = -1;
 		m->err = errno;
-		return;
+		goto out;
 	}
 	snprintf(path, sizeof(path), "queue/msg/%s", m->id);
 	if ((raw = read_file(path, &len)) == NULL) {
 		m->rc = -1;
 		m->err = errno ? errno : EIO;
-		return;
+		goto out;
 	}
 	end = strstr(raw, "\r\n\r\n");
 	hlen = end != NULL ? (size_t)(end - raw) + 2 : len;
@@ -180,6 +182,10 @@ load_work(struct pool_job *job)
 	m->data_len += dotstuff_end(&st, m->data + m->data_len);
 	free(raw);
 	m->rc = 0;
+out:
+	/* Without its message file an envelope can never be delivered. */
+	if (m->rc < 0 && m->err == ENOENT)
+		(void)queue_remove(m->id);
 }
 
 static void
@@ -192,7 +198,8 @@ save_work(struct pool_job *job)
 	m->rc = 0;
 	snprintf(path, sizeof(path), "queue/env/%s", m->id);
 	if (access(path, F_OK) < 0) {
-		m->removed = 1;		/* deleted by the administrator */
+		m->removed = 1;
+		m->gone = 1;		/* deleted by the administrator */
 		return;
 	}
 	if (queue_pending(&m->env) == 0) {
@@ -242,6 +249,8 @@ save_done(struct pool_job *job)
 	if (m->rc < 0)
 		log_err("delivery", 0, "event=save-failed id=%s error=\"%s\"",
 		    m->id, strerror(m->err));
+	if (m->gone)
+		log_info("delivery", 0, "event=gone id=%s", m->id);
 	if (e != NULL) {
 		if (m->removed) {
 			forget(m->id);
@@ -498,6 +507,56 @@ deliver_queued(const char *id)
 
 /* Reading the whole queue: at start and after CLI changes. */
 
+/* One of our names: a queue id, in queue/tmp with ".msg" or ".env". */
+static int
+queue_file_name(const char *name, int tmp)
+{
+	char id[SPOOL_ID_LEN + 1];
+
+	if (!tmp)
+		return queue_id_valid(name);
+	if (strlen(name) != SPOOL_ID_LEN + 4 || (strcmp(name + SPOOL_ID_LEN,
+	    ".msg") != 0 && strcmp(name + SPOOL_ID_LEN, ".env") != 0))
+		return 0;
+	memcpy(id, name, SPOOL_ID_LEN);
+	id[SPOOL_ID_LEN] = '\0';
+	return queue_id_valid(id);
+}
+
+/*
+ * Removes what a crash (or a hand) left behind: half-written files in
+ * queue/tmp, and message files without an envelope. Only once they are
+ * ORPHAN_AGE old: a message being queued has its message file a moment
+ * before its envelope, and every write goes through queue/tmp.
+ */
+static void
+sweep(const char *dir, int tmp)
+{
+	char path[PATH_MAX], env[PATH_MAX];
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_file_name(de->d_name, tmp))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime < ORPHAN_AGE)
+			continue;
+		snprintf(env, sizeof(env), "queue/env/%s", de->d_name);
+		if (!tmp && (access(env, F_OK) == 0 || errno != ENOENT))
+			continue;
+		if (unlink(path) == 0)
+			log_warn("delivery", 0, "event=orphan-removed file=%s",
+			    path);
+	}
+	closedir(d);
+}
+
 static void
 scan_work(struct pool_job *job)
 {
@@ -518,6 +577,9 @@ scan_work(struct pool_job *job)
 			if (errno == EINVAL)
 				log_warn("delivery", 0, "event=skipped id=%s "
 				    "error=\"damaged queue file\"", ids[i]);
+			else if (errno == ENOENT && queue_remove(ids[i]) == 0)
+				log_info("delivery", 0, "event=gone id=%s",
+				    ids[i]);
 			continue;
 		}
 		memcpy(s->items[s->n].id, ids[i], SPOOL_ID_LEN + 1);
@@ -526,6 +588,8 @@ scan_work(struct pool_job *job)
 		queue_env_free(&env);
 	}
 	free(ids);
+	sweep("queue/tmp", 1);
+	sweep("queue/msg", 0);
 }
 
 static void scan(void);

@@ -51,6 +51,7 @@ struct dmsg {
 	struct dtask *tasks;
 	size_t ntasks, left;
 	int removed;			/* save: the message is done */
+	int gone;			/* save: its envelope was deleted */
 	struct dmsg *next;		/* in flight */
 };
 

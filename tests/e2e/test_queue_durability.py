@@ -4,10 +4,11 @@ damaged by hand are skipped with a log line, and the rest still flows."""
 
 import os
 import re
+import time
 
 from conftest import ALICE, token, wait_until
-from mxlib import (DELIVERY_TIMEOUT, lab_settings, msg_for, queue_id, queue_ids_on_disk,
-                   queue_list, send, wait_dlog)
+from mxlib import (DELIVERY_TIMEOUT, lab_settings, msg_for, never, queue_id,
+                   queue_ids_on_disk, queue_list, send, wait_dlog)
 from mxlib import mxlab  # noqa: F401,F811  (a fixture)
 
 
@@ -77,12 +78,10 @@ def _log_mentions(server, needle, exclude=()):
     return out
 
 
-def test_queue_files_removed_or_damaged_by_hand_are_skipped(fresh_server, mxlab):
-    s = fresh_server(settings=lab_settings(mxlab))
-    sink = mxlab.sink()
-    d = mxlab.mx_domain([sink.ip])
-    toks = [token() for _ in range(5)]
-    rcpts = ["f%d@%s" % (i, d) for i in range(5)]
+def _deferred_messages(s, sink, d, n):
+    """n queued messages to d whose recipients the sink defers (451) for now."""
+    toks = [token() for _ in range(n)]
+    rcpts = ["f%d@%s" % (i, d) for i in range(n)]
     for r in rcpts:
         sink.rcpt(r, "451 4.3.0 not yet")
     for t, r in zip(toks, rcpts):
@@ -90,37 +89,101 @@ def test_queue_files_removed_or_damaged_by_hand_are_skipped(fresh_server, mxlab)
     ids = [queue_id(s, t) for t in toks]
     for q in ids:
         wait_dlog(s, qid=q, status="deferred")
-    q_noenv, q_nomsg, q_badenv, q_emptyenv, q_ok = ids
-    damaged = (q_noenv, q_nomsg, q_badenv, q_emptyenv)
-    seen = {q: set(_log_mentions(s, q)) for q in damaged}
-    qdir = os.path.join(s.data, "queue")
-    os.unlink(os.path.join(qdir, "env", q_noenv))
-    os.unlink(os.path.join(qdir, "msg", q_nomsg))
-    with open(os.path.join(qdir, "env", q_badenv), "wb") as f:
-        f.write(b"\x00\xffgarbage\nrcpt pending\nsender\n" + b"z" * 5000)
-    open(os.path.join(qdir, "env", q_emptyenv), "wb").close()
-    sink.clear_rcpt()
+    return toks, rcpts, ids
 
-    sink.wait_marker(toks[4])
-    # `queue list` still works and does not show the message without envelope.
-    ids_now = [e["id"] for e in queue_list(s)]
-    assert q_noenv not in ids_now
-    # Each damaged one is skipped with a log line: a new line naming it,
-    # other than a delivery.log attempt line.
-    for q in damaged:
-        got = wait_until(lambda: [ln for ln in _log_mentions(
-            s, q, exclude=(r" status=(deferred|sent) ",)) if ln not in seen[q]],
-            timeout=DELIVERY_TIMEOUT)
-        assert got, "no log line about the damaged queue file %s; lines naming it:\n%s" % (
-            q, "\n".join(_log_mentions(s, q)))
-    # Nothing without its message or envelope was sent.
-    for i in (1, 2, 3):
-        assert sink.deliveries_to(rcpts[i]) == [], \
-            "a message with a damaged queue file was sent to %s: %r" % (
-                rcpts[i], sink.deliveries_to(rcpts[i]))
+
+def _new_log_line(s, q, seen):
+    """Waits for a line naming q, other than a delivery attempt's, that is
+    not in seen."""
+    got = wait_until(lambda: [ln for ln in _log_mentions(
+        s, q, exclude=(r" status=(deferred|sent) ",)) if ln not in seen],
+        timeout=DELIVERY_TIMEOUT)
+    assert got, "no log line about the damaged queue file %s; lines naming it:\n%s" % (
+        q, "\n".join(_log_mentions(s, q)))
+
+
+def _still_flows(s, sink, d):
     assert s.alive()
-    # The server still delivers new mail.
     t = token()
     r = "after@" + d
     send(s, ALICE, [r], msg_for(t, [r], ALICE), user=ALICE)
     sink.wait_marker(t)
+
+
+def test_queue_files_removed_by_hand_while_running_are_forgotten(fresh_server, mxlab):
+    s = fresh_server(settings=lab_settings(mxlab))
+    sink = mxlab.sink()
+    d = mxlab.mx_domain([sink.ip])
+    toks, rcpts, ids = _deferred_messages(s, sink, d, 3)
+    q_noenv, q_nomsg, q_ok = ids
+    seen = {q: set(_log_mentions(s, q)) for q in ids}
+    qdir = os.path.join(s.data, "queue")
+    # An attempt may be under way with the files already read: the removed
+    # ones' recipients keep deferring, so such an attempt delivers nothing.
+    os.unlink(os.path.join(qdir, "env", q_noenv))
+    os.unlink(os.path.join(qdir, "msg", q_nomsg))
+    sink.clear_rcpt(rcpts[2])
+
+    sink.wait_marker(toks[2])
+    assert q_noenv not in [e["id"] for e in queue_list(s)]
+    for q in (q_noenv, q_nomsg):
+        _new_log_line(s, q, seen[q])
+    # Once the server has said so, it tries them no more; the envelope
+    # left without its message is removed with it.
+    assert wait_until(lambda: not os.path.exists(os.path.join(qdir, "env", q_nomsg)))
+    n = len(sink.transactions())
+    assert never(lambda: [t for t in sink.transactions()[n:]
+                          if set(rcpts[:2]) & set(t.rcpt_tried)], 3), \
+        "a removed message was tried again: %r" % sink.transactions()[n:]
+    _still_flows(s, sink, d)
+
+
+def test_queue_files_damaged_by_hand_are_skipped(fresh_server, mxlab):
+    s = fresh_server(settings=lab_settings(mxlab))
+    sink = mxlab.sink()
+    d = mxlab.mx_domain([sink.ip])
+    toks, rcpts, ids = _deferred_messages(s, sink, d, 4)
+    q_nomsg, q_badenv, q_emptyenv, q_ok = ids
+    damaged = (q_nomsg, q_badenv, q_emptyenv)
+    seen = {q: set(_log_mentions(s, q)) for q in damaged}
+    # Damaged while the server is down, so that no attempt under way can
+    # have read (or rewrite) a file before the damage.
+    assert s.stop() == 0
+    qdir = os.path.join(s.data, "queue")
+    os.unlink(os.path.join(qdir, "msg", q_nomsg))
+    with open(os.path.join(qdir, "env", q_badenv), "wb") as f:
+        f.write(b"\x00\xffgarbage\nrcpt pending\nsender\n" + b"z" * 5000)
+    open(os.path.join(qdir, "env", q_emptyenv), "wb").close()
+    # What a crash leaves: half-written files and a message file without
+    # its envelope. Removed once an hour old; a young one may be a message
+    # being queued, and stays.
+    old = time.time() - 2 * 3600
+    leftovers = [os.path.join(qdir, "tmp", "00000000000000aa.msg"),
+                 os.path.join(qdir, "tmp", "00000000000000aa.env"),
+                 os.path.join(qdir, "msg", "00000000000000bb")]
+    young = os.path.join(qdir, "msg", "00000000000000cc")
+    for p in leftovers + [young]:
+        with open(p, "wb") as f:
+            f.write(b"Subject: left behind\r\n\r\nbody\r\n")
+    for p in leftovers:
+        os.utime(p, (old, old))
+    sink.clear_rcpt()
+    s.start()
+
+    sink.wait_marker(toks[3])
+    # Each damaged one is skipped with a log line.
+    for q in damaged:
+        _new_log_line(s, q, seen[q])
+    # Nothing without its message or a readable envelope was sent.
+    for i in (0, 1, 2):
+        assert sink.deliveries_to(rcpts[i]) == [], \
+            "a message with a damaged queue file was sent to %s: %r" % (
+                rcpts[i], sink.deliveries_to(rcpts[i]))
+    assert not os.path.exists(os.path.join(qdir, "env", q_nomsg))
+    for p in leftovers:
+        assert not os.path.exists(p), "%s was not removed" % p
+        name = os.path.relpath(p, s.data)
+        assert [ln for ln in _log_mentions(s, name) if "event=orphan-removed" in ln], \
+            "no log line about removing %s" % name
+    assert os.path.exists(young)
+    _still_flows(s, sink, d)
