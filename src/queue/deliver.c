@@ -183,7 +183,8 @@ load_work(struct pool_job *job)
 	free(raw);
 	m->rc = 0;
 out:
-	/* Without its message file an envelope can never be delivered. */
+	/* Without its envelope or its message file a message can never be
+	 * delivered: what is left of it goes. */
 	if (m->rc < 0 && m->err == ENOENT)
 		(void)queue_remove(m->id);
 }
@@ -200,6 +201,7 @@ save_work(struct pool_job *job)
 	if (access(path, F_OK) < 0) {
 		m->removed = 1;
 		m->gone = 1;		/* deleted by the administrator */
+		(void)queue_remove(m->id);	/* its message file */
 		return;
 	}
 	if (queue_pending(&m->env) == 0) {

@@ -128,9 +128,10 @@ def test_queue_files_removed_by_hand_while_running_are_forgotten(fresh_server, m
     assert q_noenv not in [e["id"] for e in queue_list(s)]
     for q in (q_noenv, q_nomsg):
         _new_log_line(s, q, seen[q])
-    # Once the server has said so, it tries them no more; the envelope
-    # left without its message is removed with it.
-    assert wait_until(lambda: not os.path.exists(os.path.join(qdir, "env", q_nomsg)))
+    # Once the server has said so, it tries them no more, and the file
+    # left of each is removed.
+    for left in (os.path.join(qdir, "msg", q_noenv), os.path.join(qdir, "env", q_nomsg)):
+        assert wait_until(lambda: not os.path.exists(left)), "%s is still there" % left
     n = len(sink.transactions())
     assert never(lambda: [t for t in sink.transactions()[n:]
                           if set(rcpts[:2]) & set(t.rcpt_tried)], 3), \
