@@ -198,7 +198,7 @@ save_work(struct pool_job *job)
 
 	m->rc = 0;
 	snprintf(path, sizeof(path), "queue/env/%s", m->id);
-	if (access(path, F_OK) < 0) {
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
 		m->removed = 1;
 		m->gone = 1;		/* deleted by the administrator */
 		(void)queue_remove(m->id);	/* its message file */
