@@ -556,7 +556,7 @@ expire_list(const struct cidr *key, void *value, void *arg)
 	free(e);
 }
 
-/* What block_check() found for an address. */
+/* What own_block() and strongest_block() found for an address. */
 struct block_state {
 	struct guard_block *strongest;	/* in force for ip */
 	struct guard_block *own;	/* of exactly the counting key */
@@ -636,15 +636,6 @@ strongest_block(struct guard *g, const struct ipaddr *ip,
 		}
 	}
 	st->strongest = q.logins;
-}
-
-/* Both: the key's own block and the strongest in force for ip. */
-static void
-block_check(struct guard *g, const struct ipaddr *ip, const struct cidr *key,
-    uint64_t now, struct block_state *st)
-{
-	own_block(g, key, now, st);
-	strongest_block(g, ip, key, now, st);
 }
 
 void
@@ -756,7 +747,7 @@ count_event(struct guard *g, const struct cidr *key, enum guard_event ev,
 /* The first thing an event does: if it is counted, start fetching the
  * entry of its counting key; returns p, or NULL. */
 static struct guard_probe *
-start_probe(struct guard *g, const struct cidr *key, enum guard_event ev,
+start_probe(const struct guard *g, const struct cidr *key, enum guard_event ev,
     enum guard_proto proto, struct guard_probe *p)
 {
 	if (!(g->counted[ev] & (1u << proto)))
@@ -791,13 +782,10 @@ void
 guard_connect_prefetch(const struct guard *g, const struct ipaddr *ip,
     enum guard_proto proto)
 {
-	struct cidr key;
+	struct cidr key = guard_key(g, ip);
 	struct guard_probe pr;
 
-	if (!(g->counted[GUARD_EV_CONNECT] & (1u << proto)))
-		return;
-	key = guard_key(g, ip);
-	guard_table_probe(&g->t, key.addr.a, &pr);
+	(void)start_probe(g, &key, GUARD_EV_CONNECT, proto, &pr);
 }
 
 enum guard_verdict
@@ -820,7 +808,8 @@ guard_connect(struct guard *g, const struct ipaddr *ip,
 	}
 	if (l != NULL)
 		return GUARD_ACCEPT;
-	block_check(g, ip, &key, now, &st);
+	own_block(g, &key, now, &st);
+	strongest_block(g, ip, &key, now, &st);
 	if (st.strongest != NULL &&
 	    st.strongest->kind == GUARD_BLOCK_CONNECTIONS) {
 		g->stats.refused_blocked++;
